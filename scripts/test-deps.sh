@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# System packages some tests need (promtool for alert rules, Chromium for the dashboard).
+# Installed from Debian's packages when missing; a no-op when they are present.
+set -euo pipefail
+missing=()
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test-deps: please install: ${missing[*]}" >&2
+  fi
+fi

@@ -1,0 +1,3 @@
+from kickflow.cli.main import run
+
+run()

@@ -1,0 +1,141 @@
+"""Every exception the product raises on purpose.
+
+The docstring of each class is its default user-facing message. ``permanent`` tells the job
+system whether retrying can help.
+"""
+
+from __future__ import annotations
+
+
+class KickflowError(Exception):
+    """Something went wrong."""
+
+    code = "error"
+    permanent = True
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.code).strip())
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+# --- input ----------------------------------------------------------------------------------
+
+
+class InputError(KickflowError):
+    """The input cannot be analysed."""
+
+    code = "bad_input"
+
+
+class InputNotFound(InputError):
+    """The input file does not exist."""
+
+    code = "not_found"
+
+
+class InputNotAFile(InputError):
+    """The input is not a regular file."""
+
+    code = "not_a_file"
+
+
+class InputEmpty(InputError):
+    """The input file is empty (0 bytes)."""
+
+    code = "empty_file"
+
+
+class InputUnreadable(InputError):
+    """The input file cannot be read."""
+
+    code = "unreadable"
+
+
+class NotMedia(InputError):
+    """Not a media file: no audio or video stream."""
+
+    code = "not_media"
+
+
+class PlaylistRefused(InputError):
+    """Playlists and concat lists are refused: submit the media file itself."""
+
+    code = "playlist_refused"
+
+
+class FileTooLarge(InputError):
+    """The file is larger than the configured maximum."""
+
+    code = "file_too_large"
+
+
+# --- ffmpeg ---------------------------------------------------------------------------------
+
+
+class FfmpegError(KickflowError):
+    """FFmpeg failed."""
+
+    code = "ffmpeg_error"
+
+
+class FfmpegMissing(FfmpegError):
+    """FFmpeg was not found: install the package again or set KICKFLOW_FFMPEG."""
+
+    code = "ffmpeg_missing"
+
+
+class FfmpegStalled(FfmpegError):
+    """FFmpeg made no progress and was killed."""
+
+    code = "ffmpeg_stalled"
+    permanent = False
+
+
+class FfmpegTimedOut(FfmpegError):
+    """FFmpeg ran past the wall-clock limit and was killed."""
+
+    code = "ffmpeg_timeout"
+    permanent = False
+
+
+class FfmpegMemoryExceeded(FfmpegError):
+    """FFmpeg ran out of its memory limit."""
+
+    code = "memory_exceeded"
+
+
+class FfmpegFailed(FfmpegError):
+    """FFmpeg exited with an error."""
+
+    code = "ffmpeg_failed"
+
+    def __init__(self, returncode: int, stderr_tail: str, message: str | None = None) -> None:
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        last = stderr_tail.strip().splitlines()[-1] if stderr_tail.strip() else "no message"
+        super().__init__(message or f"FFmpeg exited with code {returncode}: {last}")
+
+
+class AnalysisAborted(KickflowError):
+    """The analysis was stopped on request."""
+
+    code = "aborted"
+    permanent = False
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+class ProfileError(KickflowError):
+    """The delivery-spec profile is invalid."""
+
+    code = "bad_profile"
+
+
+class ProfileNotFound(ProfileError):
+    """No such profile."""
+
+    code = "profile_not_found"

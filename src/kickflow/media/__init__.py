@@ -1,0 +1,1 @@
+"""Everything that talks to FFmpeg: runner, probe, one-pass analysis, and their parsers."""

@@ -1,0 +1,162 @@
+"""Measurements: what probing and the one-pass analysis produce; what checks consume.
+
+Plain frozen dataclasses with JSON-friendly fields, so checks and reports stay pure and can be
+unit-tested with hand-made values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A time range in seconds; ``channel`` is 1-based when the segment concerns one channel."""
+
+    start_s: float
+    end_s: float
+    channel: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return max(0.0, self.end_s - self.start_s)
+
+
+@dataclass(frozen=True)
+class VideoStream:
+    index: int
+    codec: str
+    profile: str | None
+    width: int
+    height: int
+    frame_rate: float | None  # nominal (r_frame_rate / base rate)
+    avg_frame_rate: float | None
+    variable_frame_rate: bool
+    scan: str  # "progressive" | "tff" | "bff" | "unknown" (from stream field order)
+    pix_fmt: str | None
+    bit_depth: int | None
+    color_range: str | None
+    color_primaries: str | None
+    color_transfer: str | None
+    color_space: str | None
+    start_s: float
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    index: int
+    codec: str
+    sample_rate: int
+    channels: int
+    layout: str | None
+    start_s: float
+    duration_s: float | None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    size_bytes: int
+    format_name: str
+    duration_s: float | None
+    bit_rate: int | None
+    video: tuple[VideoStream, ...] = ()
+    audio: tuple[AudioStream, ...] = ()
+    subtitle_streams: int = 0
+    data_streams: int = 0
+
+    @property
+    def primary_frame_rate(self) -> float | None:
+        return self.video[0].frame_rate if self.video else None
+
+
+@dataclass(frozen=True)
+class LoudnessPoint:
+    """One point of the loudness curve: time, momentary and short-term loudness (LUFS)."""
+
+    t: float
+    momentary: float | None
+    short_term: float | None
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float | None  # None when the whole programme is below the absolute gate
+    range_lu: float | None
+    true_peak_dbtp: float | None
+    sample_peak_dbfs: float | None
+    channel_true_peaks_dbtp: tuple[float | None, ...] = ()
+    curve: tuple[LoudnessPoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class AudioAnalysis:
+    stream_index: int
+    channels: int
+    silence: tuple[Segment, ...] = ()  # the whole mix is silent
+    channel_silence: tuple[Segment, ...] = ()  # one channel is silent (channel set)
+    clipping: tuple[Segment, ...] = ()  # windows whose peak is at/near full scale, merged
+    clipped_windows: int = 0
+    windows: int = 0
+    dc_offset: tuple[float, ...] = ()  # per channel, mean of per-window DC offsets (-1..1)
+    phase_mean: float | None = None  # stereo correlation -1..1 over non-silent windows
+    out_of_phase: tuple[Segment, ...] = ()  # stereo correlation strongly negative
+    mono_as_stereo: bool = False  # L and R identical over the programme
+    analysed_duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class LevelSample:
+    """Per analysed frame: share of pixels outside broadcast range (0..1) and Y extremes."""
+
+    t: float
+    out_of_range: float
+    y_min: float
+    y_max: float
+
+
+@dataclass(frozen=True)
+class CropArea:
+    """The active picture area found by cropdetect, in full-resolution pixels."""
+
+    width: int
+    height: int
+    x: int
+    y: int
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    stream_index: int
+    width: int
+    height: int
+    bit_depth: int
+    sample_fps: float | None  # None = every frame analysed (frame-accurate mode)
+    black: tuple[Segment, ...] = ()
+    freeze: tuple[Segment, ...] = ()
+    levels: tuple[LevelSample, ...] = ()
+    interlaced: tuple[Segment, ...] = ()  # runs of frames idet calls interlaced
+    interlace_counts: dict[str, int] = field(default_factory=dict)  # tff/bff/progressive/undetermined
+    crop: CropArea | None = None
+    frames_analysed: int = 0
+    analysed_duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class DecodeErrors:
+    count: int = 0
+    times_s: tuple[float, ...] = ()
+    samples: tuple[str, ...] = ()  # a few of FFmpeg's messages, for the report
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Everything known about one file after probing and analysing it."""
+
+    media: MediaInfo
+    loudness: Loudness | None = None
+    audio: AudioAnalysis | None = None
+    video: VideoAnalysis | None = None
+    decode_errors: DecodeErrors = DecodeErrors()
+    analysis_seconds: float = 0.0
