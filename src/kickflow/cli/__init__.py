@@ -1,0 +1,1 @@
+"""The ``kickflow`` command line."""

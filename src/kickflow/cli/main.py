@@ -1,0 +1,31 @@
+"""Entry point: builds the typer app from one module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from kickflow.cli import errors as cli_errors
+
+app = typer.Typer(
+    name="kickflow",
+    help="KickFlow QC: check media files against delivery specs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from kickflow.cli import check
+
+    check.register(app)
+
+
+def run() -> None:
+    """Console-script entry point: one clear sentence and exit 2 on errors, no traceback."""
+    _register()
+    verbose = "-v" in sys.argv or "--verbose" in sys.argv
+    with cli_errors.handled(verbose=verbose):
+        app()

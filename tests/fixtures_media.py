@@ -1,0 +1,1 @@
+"""Media fixtures generated with FFmpeg lavfi sources."""
