@@ -139,3 +139,96 @@ class ProfileNotFound(ProfileError):
     """No such profile."""
 
     code = "profile_not_found"
+
+
+# --- service: API, auth, uploads ------------------------------------------------------------
+
+
+class ServiceError(KickflowError):
+    """The request cannot be served."""
+
+    code = "service_error"
+
+
+class RequestInvalid(ServiceError):
+    """The request is invalid."""
+
+    code = "invalid_request"
+
+
+class UnsupportedMediaType(RequestInvalid):
+    """Unsupported Content-Type: send application/json or multipart/form-data."""
+
+    code = "unsupported_media_type"
+
+
+class PayloadTooLarge(RequestInvalid):
+    """The request body is too large."""
+
+    code = "payload_too_large"
+
+
+class UploadTooLarge(PayloadTooLarge):
+    """The upload is larger than KICKFLOW_MAX_UPLOAD_MB."""
+
+    code = "upload_too_large"
+
+
+class UnsafeFileName(RequestInvalid):
+    """The file name is refused: send a plain file name without directories."""
+
+    code = "unsafe_file_name"
+
+
+class UnknownAction(RequestInvalid):
+    """Unknown action."""
+
+    code = "unknown_action"
+
+
+class NotAuthenticated(ServiceError):
+    """Missing or invalid token: send `Authorization: Bearer <token>`."""
+
+    code = "unauthorized"
+
+
+class PermissionDenied(ServiceError):
+    """Your token's role does not allow this."""
+
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    """Not found."""
+
+    code = "not_found"
+
+
+class ReportNotReady(ServiceError):
+    """The job has no report yet."""
+
+    code = "report_not_ready"
+
+
+class JobIsRunning(ServiceError):
+    """The job is running: cancel it first or wait until it ends."""
+
+    code = "job_running"
+
+
+class OrganisationNotFound(ServiceError):
+    """No such organisation: create it with `kickflow admin create-org NAME`."""
+
+    code = "organisation_not_found"
+
+
+class OrganisationExists(ServiceError):
+    """An organisation with that name already exists."""
+
+    code = "organisation_exists"
+
+
+class TokenNotFound(ServiceError):
+    """No such API token."""
+
+    code = "token_not_found"
