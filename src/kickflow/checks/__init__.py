@@ -1,0 +1,49 @@
+"""Pure checks: measurements + profile -> findings, one small function per stable check id."""
+
+from __future__ import annotations
+
+from kickflow.checks import audio, container, video
+from kickflow.checks.base import CheckFn, CheckResult, Context, Finding, status_of, summary_of
+from kickflow.media.model import Measurements
+from kickflow.profiles import Profile
+
+# The one table of checks, in report order. Ids are stable: reports and the API use them.
+CHECKS: dict[str, CheckFn] = {
+    "container.streams": container.check_streams,
+    "media.decode_errors": container.check_decode_errors,
+    "media.duration_mismatch": container.check_duration_mismatch,
+    "video.format": video.check_format,
+    "video.black": video.check_black,
+    "video.freeze": video.check_freeze,
+    "video.levels": video.check_levels,
+    "video.interlace": video.check_interlace,
+    "video.letterbox": video.check_letterbox,
+    "audio.missing": audio.check_missing,
+    "audio.format": audio.check_format,
+    "audio.loudness": audio.check_loudness,
+    "audio.true_peak": audio.check_true_peak,
+    "audio.silence": audio.check_silence,
+    "audio.clipping": audio.check_clipping,
+    "audio.channels": audio.check_channels,
+    "audio.phase": audio.check_phase,
+}
+
+
+def run_check(check_id: str, m: Measurements, profile: Profile) -> CheckResult:
+    """Run one check; ``off`` in the profile's severity table skips it."""
+    severity = profile.severity_of(check_id)
+    if severity == "off":
+        return CheckResult(check_id, "skipped", "Turned off by the profile", [])
+    outcome = CHECKS[check_id](Context(m, profile, check_id, severity))
+    if outcome.skipped is not None:
+        return CheckResult(check_id, "skipped", outcome.skipped, [])
+    findings = list(outcome.findings)
+    return CheckResult(check_id, status_of(findings), summary_of(outcome), findings)
+
+
+def run_checks(m: Measurements, profile: Profile) -> list[CheckResult]:
+    """Every check, in the table's order."""
+    return [run_check(check_id, m, profile) for check_id in CHECKS]
+
+
+__all__ = ["CHECKS", "CheckResult", "Finding", "run_check", "run_checks"]

@@ -1,0 +1,194 @@
+"""Audio checks: presence, format, loudness, true peak, silence, clipping, channels, phase."""
+
+from __future__ import annotations
+
+from kickflow.checks.base import (
+    Context,
+    Finding,
+    Outcome,
+    capped,
+    listed,
+    plural,
+    result,
+    seconds,
+    skip,
+    span,
+)
+from kickflow.checks.segments import counted, subtract, total_s, where
+from kickflow.media.model import AudioAnalysis, AudioStream, Loudness, Segment
+
+MAX_LISTED = 50
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks below this never count
+
+
+def _skip_audio(ctx: Context) -> Outcome:
+    if not ctx.m.media.audio:
+        return skip("No audio stream")
+    return skip("The audio was not analysed")
+
+
+def check_missing(ctx: Context) -> Outcome:
+    """An audio stream exists when the profile requires one."""
+    count = len(ctx.m.media.audio)
+    if count:
+        return result([], f"{plural(count, 'audio stream')} present")
+    if not ctx.profile.audio.required:
+        return skip("No audio stream, and the profile does not require one")
+    return result([ctx.finding(f"No audio stream; profile {ctx.profile.name} requires audio")], "")
+
+
+def check_format(ctx: Context) -> Outcome:
+    """Codec, sample rate and channel count of every audio stream."""
+    if not ctx.m.media.audio:
+        return skip("No audio stream")
+    found = [ctx.finding(p) for s in ctx.m.media.audio for p in _format_problems(ctx, s)]
+    first = ctx.m.media.audio[0]
+    layout = first.layout or plural(first.channels, "channel")
+    return result(found, f"Audio format conforms: {first.codec} {first.sample_rate} Hz {layout}")
+
+
+def _format_problems(ctx: Context, s: AudioStream) -> list[str]:
+    spec, label = ctx.profile.audio, f"Audio stream {s.index}"
+    problems: list[str] = []
+    if spec.codecs and s.codec not in spec.codecs:
+        problems.append(f"{label}: codec {s.codec} is not one of {listed(spec.codecs)}")
+    if spec.sample_rates and s.sample_rate not in spec.sample_rates:
+        allowed = listed(spec.sample_rates)
+        problems.append(f"{label}: sample rate {s.sample_rate} Hz is not one of {allowed} Hz")
+    if spec.channels and s.channels not in spec.channels:
+        allowed = listed(spec.channels)
+        problems.append(f"{label}: {plural(s.channels, 'channel')}; the profile allows {allowed}")
+    return problems
+
+
+def check_loudness(ctx: Context) -> Outcome:
+    """Integrated loudness within the target range; loudness range under its maximum."""
+    loud = ctx.m.loudness
+    if loud is None:
+        return _skip_audio(ctx)
+    spec = ctx.profile.loudness
+    tolerance = f"−{spec.tolerance_below_lu:g}/+{spec.tolerance_above_lu:g}"
+    target = f"{spec.target_lufs:g} LUFS ({tolerance})"
+    found: list[Finding] = []
+    value = loud.integrated_lufs
+    if value is None:
+        found.append(
+            ctx.finding(
+                f"Integrated loudness is below the {ABSOLUTE_GATE_LUFS:g} LUFS gate "
+                f"(silent or nearly so); target {target}"
+            )
+        )
+    elif not spec.min_lufs <= value <= spec.max_lufs:
+        side = "above" if value > spec.max_lufs else "below"
+        found.append(ctx.finding(f"Integrated loudness {value:.1f} LUFS is {side} {target}"))
+    limit, lra = spec.max_lra_lu, loud.range_lu
+    if limit is not None and lra is not None and lra > limit:
+        found.append(ctx.finding(f"Loudness range {lra:.1f} LU exceeds {limit:g} LU"))
+    return result(found, _loudness_ok(loud, target))
+
+
+def _loudness_ok(loud: Loudness, target: str) -> str:
+    if loud.integrated_lufs is None:
+        return "Integrated loudness is below the gate"
+    lra = f", LRA {loud.range_lu:.1f} LU" if loud.range_lu is not None else ""
+    return f"Integrated loudness {loud.integrated_lufs:.1f} LUFS within {target}{lra}"
+
+
+def check_true_peak(ctx: Context) -> Outcome:
+    """Maximum true peak (dBTP) not above the profile's ceiling."""
+    loud = ctx.m.loudness
+    if loud is None:
+        return _skip_audio(ctx)
+    if loud.true_peak_dbtp is None:
+        return skip("True peak was not measured (no signal)")
+    limit, peak = ctx.profile.loudness.max_true_peak_dbtp, loud.true_peak_dbtp
+    ok = f"True peak {peak:.1f} dBTP, max {limit:g} dBTP"
+    if peak <= limit:
+        return result([], ok)
+    channels = [
+        f"ch{i} {p:.1f}" for i, p in enumerate(loud.channel_true_peaks_dbtp, 1) if p is not None
+    ]
+    detail = f" ({', '.join(channels)})" if channels else ""
+    return result([ctx.finding(f"True peak {peak:.1f} dBTP exceeds {limit:g} dBTP{detail}")], ok)
+
+
+def check_silence(ctx: Context) -> Outcome:
+    """Silent runs of the whole mix long enough to count, outside the allowed head and tail."""
+    audio = ctx.m.audio
+    if audio is None:
+        return _skip_audio(ctx)
+    spec, duration = ctx.profile.silence, ctx.duration_s
+    found = [
+        ctx.at(s, f"Silence for {span(s)}{where(s, duration)}")
+        for s in counted(audio.silence, spec, duration)
+    ]
+    ok = f"No silence of {seconds(spec.min_s)} or more outside the allowed head and tail"
+    return result(capped(ctx, found, MAX_LISTED, "silent runs"), ok)
+
+
+def check_clipping(ctx: Context) -> Outcome:
+    """Runs of analysis windows whose peak is at or near full scale."""
+    audio = ctx.m.audio
+    if audio is None:
+        return _skip_audio(ctx)
+    spec = ctx.profile.clipping
+    ok = f"{audio.clipped_windows} of {audio.windows} windows at full scale"
+    if audio.clipped_windows <= spec.max_clipped_windows:
+        return result([], ok + f" (max {spec.max_clipped_windows})")
+    runs = [s for s in audio.clipping if s.duration_s >= spec.min_s]
+    found = [ctx.at(s, f"Clipping for {span(s)}") for s in runs]
+    if not found:
+        found = [ctx.finding(f"Clipping: {ok}")]
+    return result(capped(ctx, found, MAX_LISTED, "clipped runs"), ok)
+
+
+def check_channels(ctx: Context) -> Outcome:
+    """Dead channels: one channel silent for most of the programme, or for a long run."""
+    audio = ctx.m.audio
+    if audio is None:
+        return _skip_audio(ctx)
+    found: list[Finding] = []
+    for channel in range(1, audio.channels + 1):
+        found += _dead_channel(ctx, audio, channel)
+    return result(found, f"All {plural(audio.channels, 'channel')} carry signal")
+
+
+def _dead_channel(ctx: Context, audio: AudioAnalysis, channel: int) -> list[Finding]:
+    # A channel that is silent while the whole mix is silent is just silence, not a dead channel.
+    own = [s for s in audio.channel_silence if s.channel == channel]
+    alone = [piece for s in own for piece in subtract(s, audio.silence)]
+    spec = ctx.profile.channels
+    audible_s = (ctx.duration_s or audio.analysed_duration_s) - total_s(audio.silence)
+    if audible_s > 0 and total_s(alone) >= spec.dead_share * audible_s:
+        share = min(1.0, total_s(alone) / audible_s)
+        return [ctx.finding(f"Channel {channel} is silent for {share:.0%} of the programme")]
+    long_runs = [s for s in alone if s.duration_s >= spec.dead_min_s]
+    return [ctx.at(s, f"Channel {channel} is silent for {span(s)}") for s in long_runs]
+
+
+def check_phase(ctx: Context) -> Outcome:
+    """Stereo phase: overall correlation, out-of-phase runs, mono carried as stereo."""
+    audio = ctx.m.audio
+    if audio is None:
+        return _skip_audio(ctx)
+    if audio.channels < 2:
+        return skip("Mono audio has no phase to check")
+    spec = ctx.profile.phase
+    found: list[Finding] = []
+    mean = audio.phase_mean
+    if mean is not None and mean < spec.min_mean_correlation:
+        found.append(
+            ctx.finding(
+                f"Channels are out of phase: mean correlation {mean:.2f} "
+                f"(min {spec.min_mean_correlation:g})"
+            )
+        )
+    found += [ctx.at(s, f"Out of phase for {span(s)}") for s in _phase_runs(ctx, audio)]
+    if audio.mono_as_stereo and spec.flag_mono_as_stereo:
+        found.append(ctx.finding("Left and right are identical: mono carried as stereo"))
+    ok = f"Mean correlation {mean:.2f}" if mean is not None else "No phase problem found"
+    return result(capped(ctx, found, MAX_LISTED, "out-of-phase runs"), ok)
+
+
+def _phase_runs(ctx: Context, audio: AudioAnalysis) -> list[Segment]:
+    return [s for s in audio.out_of_phase if s.duration_s >= ctx.profile.phase.out_of_phase_min_s]
