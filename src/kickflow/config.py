@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(5.0, ge=0)
     retry_max_seconds: float = Field(300.0, ge=0)
     shutdown_grace_seconds: float = Field(30.0, ge=0)
+    poll_seconds: float = Field(1.0, gt=0, description="idle workers look for new jobs this often")
+    worker_concurrency: int = Field(1, ge=1, description="job slots per `kickflow worker`")
+    org_max_running: int = Field(0, ge=0, description="running jobs per organisation; 0 = no cap")
 
     allowed_roots: str = Field("", description="os.pathsep-separated directories for path sources")
     max_file_mb: int = Field(0, ge=0, description="0 means no limit")

@@ -141,6 +141,91 @@ class ProfileNotFound(ProfileError):
     code = "profile_not_found"
 
 
+# --- jobs, queue and workers ----------------------------------------------------------------
+
+
+class JobError(KickflowError):
+    """The job operation failed."""
+
+    code = "job_error"
+
+
+class JobNotFound(JobError):
+    """No such job."""
+
+    code = "job_not_found"
+
+
+class IllegalTransition(JobError):
+    """The job cannot make that state change."""
+
+    code = "illegal_transition"
+
+    def __init__(self, action: str, state: str, message: str | None = None) -> None:
+        self.action = action
+        self.state = state
+        super().__init__(message or f"cannot {action.replace('_', ' ')} a job that is {state}")
+
+
+class LeaseLost(JobError):
+    """The worker lost its lease on the job: another worker or the reaper took it over."""
+
+    code = "lease_lost"
+    permanent = False
+
+
+class JobCancelRequested(JobError):
+    """The job was cancelled on request."""
+
+    code = "cancelled"
+
+
+class JobPauseRequested(JobError):
+    """The job was paused on request; it will start again from the beginning when resumed."""
+
+    code = "paused"
+    permanent = False
+
+
+class JobReleased(JobError):
+    """The worker is shutting down and handed the job back to the queue."""
+
+    code = "released"
+    permanent = False
+
+
+class DatabaseError(JobError):
+    """The job database is not reachable or refused the operation."""
+
+    code = "database_error"
+    permanent = False
+
+
+class DatabaseNotMigrated(DatabaseError):
+    """The job database is not migrated: run `kickflow db upgrade` first."""
+
+    code = "database_not_migrated"
+    permanent = True
+
+
+class SourceError(InputError):
+    """The job's source cannot be read."""
+
+    code = "source_error"
+
+
+class UnsupportedSource(SourceError):
+    """This source type is not supported."""
+
+    code = "unsupported_source"
+
+
+class SourceNotAllowed(SourceError):
+    """The path is outside the allowed roots (KICKFLOW_ALLOWED_ROOTS)."""
+
+    code = "source_not_allowed"
+
+
 # --- service: API, auth, uploads ------------------------------------------------------------
 
 

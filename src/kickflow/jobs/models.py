@@ -1,0 +1,149 @@
+"""Plain data returned by the job store."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kickflow.jobs.states import TERMINAL, JobState
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job row. Times are epoch seconds from the database clock."""
+
+    id: str
+    org_id: str
+    project: str | None
+    file_name: str
+    file_size: int | None
+    source_type: str
+    source_ref: str
+    profile: str
+    idempotency_key: str | None
+    state: JobState
+    phase: str | None
+    progress: float
+    progress_at: float | None
+    attempt: int
+    max_attempts: int
+    lease_losses: int
+    run_at: float
+    priority: int
+    lease_token: str | None
+    lease_expires_at: float | None
+    worker_id: str | None
+    heartbeat_at: float | None
+    cancel_requested: bool
+    pause_requested: bool
+    error_code: str | None
+    error_message: str | None
+    verdict: str | None
+    report: dict[str, Any] | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> Job:
+        values = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        values["state"] = JobState(values["state"])
+        values["cancel_requested"] = bool(values["cancel_requested"])
+        values["pause_requested"] = bool(values["pause_requested"])
+        return cls(**values)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+    def as_dict(self, *, with_report: bool = False) -> dict[str, Any]:
+        """JSON-ready fields (the report only when asked: it can be large)."""
+        data = dataclasses.asdict(self)
+        data["state"] = self.state.value
+        data.pop("lease_token")
+        if not with_report:
+            data.pop("report")
+        return data
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One line of a job's history."""
+
+    id: int
+    job_id: str
+    org_id: str
+    at: float
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    attempt: int | None
+    worker_id: str | None
+    code: str | None
+    message: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> JobEvent:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What a worker holds while it runs one attempt of a job: its fencing token."""
+
+    job_id: str
+    token: str
+    attempt: int
+    worker_id: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed job and the lease that fences every write about it."""
+
+    job: Job
+    lease: Lease
+
+
+@dataclass(frozen=True)
+class HeartbeatReply:
+    """The database's answer to a heartbeat."""
+
+    lease_held: bool
+    cancel_requested: bool = False
+    pause_requested: bool = False
+
+
+@dataclass(frozen=True)
+class ReapResult:
+    """What one reaper pass did, by outcome."""
+
+    requeued: list[str]
+    failed: list[str]
+    cancelled: list[str]
+    paused: list[str]
+
+    @property
+    def total(self) -> int:
+        return len(self.requeued) + len(self.failed) + len(self.cancelled) + len(self.paused)
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """One registered worker process."""
+
+    id: str
+    hostname: str
+    pid: int
+    concurrency: int
+    state: str
+    started_at: float
+    heartbeat_at: float
+    stopped_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> WorkerInfo:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})

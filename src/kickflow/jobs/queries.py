@@ -1,0 +1,145 @@
+"""Read-only queries: one job, lists with cursor pagination, history, counts, stuck jobs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kickflow.errors import JobError, JobNotFound
+from kickflow.jobs.models import Job, JobEvent
+from kickflow.jobs.ops import stuck
+from kickflow.jobs.schema import job_events, jobs
+from kickflow.jobs.sqlfuncs import db_now
+from kickflow.jobs.states import JobState
+
+ERROR_KINDS = ("failed", "retry_scheduled", "reaped", "fenced")
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of jobs, newest first; ``next_cursor`` is None on the last page."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+def _scoped(org_id: str | None) -> sa.ColumnElement[bool]:
+    return sa.true() if org_id is None else jobs.c.org_id == org_id
+
+
+def get(conn: Connection, org_id: str | None, job_id: str) -> Job:
+    """The job, scoped to ``org_id`` (None = any organisation); JobNotFound otherwise."""
+    row = (
+        conn.execute(sa.select(jobs).where(jobs.c.id == job_id, _scoped(org_id))).mappings().first()
+    )
+    if row is None:
+        raise JobNotFound(f"no job {job_id}")
+    return Job.from_row(row)
+
+
+def encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(json.dumps([job.created_at, job.id]).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        created, job_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return float(created), str(job_id)
+    except (ValueError, TypeError) as exc:
+        raise JobError("invalid cursor: pass back the nextCursor value unchanged") from exc
+
+
+def list_jobs(
+    conn: Connection,
+    org_id: str | None,
+    *,
+    state: str | None = None,
+    verdict: str | None = None,
+    project: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> Page:
+    """Jobs newest first, filtered; pass ``next_cursor`` back for the next page."""
+    stmt = sa.select(jobs).where(_scoped(org_id))
+    if state:
+        stmt = stmt.where(jobs.c.state == JobState(state).value)
+    if verdict:
+        stmt = stmt.where(jobs.c.verdict == verdict)
+    if project:
+        stmt = stmt.where(jobs.c.project == project)
+    if cursor:
+        created, job_id = decode_cursor(cursor)
+        stmt = stmt.where(sa.tuple_(jobs.c.created_at, jobs.c.id) < sa.tuple_(created, job_id))
+    stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+    rows = [Job.from_row(r) for r in conn.execute(stmt).mappings().all()]
+    more = len(rows) > limit
+    page = rows[:limit]
+    return Page(page, encode_cursor(page[-1]) if more and page else None)
+
+
+def events(conn: Connection, org_id: str | None, job_id: str) -> list[JobEvent]:
+    """A job's history, oldest first."""
+    stmt = sa.select(job_events).where(job_events.c.job_id == job_id)
+    if org_id is not None:
+        stmt = stmt.where(job_events.c.org_id == org_id)
+    rows = conn.execute(stmt.order_by(job_events.c.id)).mappings().all()
+    return [JobEvent.from_row(r) for r in rows]
+
+
+def recent_errors(conn: Connection, org_id: str | None, limit: int = 20) -> list[JobEvent]:
+    """The latest failures, retries, reaper recoveries and fenced writes, newest first."""
+    stmt = sa.select(job_events).where(job_events.c.kind.in_(ERROR_KINDS))
+    if org_id is not None:
+        stmt = stmt.where(job_events.c.org_id == org_id)
+    rows = conn.execute(stmt.order_by(job_events.c.id.desc()).limit(limit)).mappings().all()
+    return [JobEvent.from_row(r) for r in rows]
+
+
+def counts(conn: Connection, org_id: str | None, stuck_after: float) -> dict[str, int]:
+    """Jobs per state (every state present, 0 if none) plus ``stuck``."""
+    out = {s.value: 0 for s in JobState}
+    stmt = sa.select(jobs.c.state, sa.func.count()).where(_scoped(org_id)).group_by(jobs.c.state)
+    for state, n in conn.execute(stmt).all():
+        out[str(state)] = int(n)
+    n_stuck = conn.execute(
+        sa.select(sa.func.count()).where(stuck(stuck_after), _scoped(org_id))
+    ).scalar()
+    out["stuck"] = int(n_stuck or 0)
+    return out
+
+
+def stuck_jobs(
+    conn: Connection, org_id: str | None, stuck_after: float, limit: int = 100
+) -> list[Job]:
+    """Running jobs whose lease expired or whose progress stopped moving."""
+    stmt = sa.select(jobs).where(stuck(stuck_after), _scoped(org_id)).limit(limit)
+    return [Job.from_row(r) for r in conn.execute(stmt.order_by(jobs.c.started_at)).mappings()]
+
+
+def oldest_queued_age(conn: Connection, org_id: str | None = None) -> float | None:
+    """Seconds the oldest due queued job has waited, or None when nothing is queued."""
+    stmt = sa.select(db_now() - sa.func.min(jobs.c.run_at)).where(
+        jobs.c.state == JobState.QUEUED.value, _scoped(org_id)
+    )
+    age = conn.execute(stmt).scalar()
+    return None if age is None else max(0.0, float(age))
+
+
+def changed_since(conn: Connection, org_id: str, since: float, limit: int = 500) -> list[Job]:
+    """Jobs of ``org_id`` updated after ``since`` (for progress streams), oldest change first."""
+    stmt = (
+        sa.select(jobs)
+        .where(jobs.c.org_id == org_id, jobs.c.updated_at > since)
+        .order_by(jobs.c.updated_at)
+        .limit(limit)
+    )
+    return [Job.from_row(r) for r in conn.execute(stmt).mappings()]
+
+
+def database_now(conn: Connection) -> float:
+    """The database clock, for callers that need a consistent 'since' value."""
+    return float(conn.execute(sa.select(db_now())).scalar_one())

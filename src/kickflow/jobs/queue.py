@@ -1,0 +1,237 @@
+"""User-side queue operations: enqueue, cancel, pause, resume, requeue. Each runs inside one
+write transaction handed in by :class:`kickflow.jobs.store.JobStore`."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from kickflow.errors import JobNotFound
+from kickflow.jobs import states
+from kickflow.jobs.models import Job
+from kickflow.jobs.ops import add_event, cleared_lease, guarded, load_for_update
+from kickflow.jobs.schema import jobs
+from kickflow.jobs.sqlfuncs import db_now
+from kickflow.jobs.states import JobState
+
+DEFAULT_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a caller submits."""
+
+    org_id: str
+    source_type: str
+    source_ref: str
+    file_name: str
+    profile: str
+    max_attempts: int
+    project: str | None = None
+    priority: int = 0
+    idempotency_key: str | None = None
+    file_size: int | None = None
+    delay_seconds: float = 0.0
+
+
+def find_by_key(conn: Connection, org_id: str, key: str) -> Job | None:
+    row = (
+        conn.execute(sa.select(jobs).where(jobs.c.org_id == org_id, jobs.c.idempotency_key == key))
+        .mappings()
+        .first()
+    )
+    return Job.from_row(row) if row else None
+
+
+def enqueue(conn: Connection, new: NewJob) -> Job:
+    """Insert a queued job, or return the existing one with the same idempotency key."""
+    if new.idempotency_key:
+        existing = find_by_key(conn, new.org_id, new.idempotency_key)
+        if existing:
+            return existing
+    now = db_now()
+    row = (
+        conn.execute(
+            sa.insert(jobs)
+            .values(
+                id=str(uuid.uuid4()),
+                org_id=new.org_id,
+                project=new.project,
+                file_name=new.file_name,
+                file_size=new.file_size,
+                source_type=new.source_type,
+                source_ref=new.source_ref,
+                profile=new.profile,
+                idempotency_key=new.idempotency_key,
+                state=JobState.QUEUED.value,
+                max_attempts=new.max_attempts,
+                priority=new.priority,
+                run_at=now + new.delay_seconds,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(*jobs.c)
+        )
+        .mappings()
+        .one()
+    )
+    job = Job.from_row(row)
+    add_event(conn, job, "enqueued", to_state=job.state.value)
+    return job
+
+
+def locked(conn: Connection, org_id: str | None, job_id: str) -> Job:
+    """The job (row-locked), scoped to ``org_id`` unless None; JobNotFound otherwise."""
+    where = jobs.c.id == job_id
+    if org_id is not None:
+        where = sa.and_(where, jobs.c.org_id == org_id)
+    job = load_for_update(conn, where)
+    if job is None:
+        raise JobNotFound(f"no job {job_id}")
+    return job
+
+
+def apply(
+    conn: Connection, job: Job, action: str, kind: str, message: str | None = None, **values: object
+) -> Job:
+    """Run ``action`` on a locked job through the state machine and record it."""
+    target = states.check(action, job.state)
+    row = (
+        conn.execute(guarded(action, jobs.c.id == job.id).values(**values).returning(*jobs.c))
+        .mappings()
+        .one()
+    )
+    code = values.get("error_code")
+    add_event(
+        conn, job, kind, to_state=target.value, message=message, code=str(code) if code else None
+    )
+    return Job.from_row(row)
+
+
+def _flag(conn: Connection, job: Job, column: str, kind: str, message: str) -> Job:
+    row = (
+        conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.id == job.id, jobs.c.state == JobState.RUNNING.value)
+            .values({column: True, "updated_at": db_now()})
+            .returning(*jobs.c)
+        )
+        .mappings()
+        .one()
+    )
+    add_event(conn, job, kind, to_state=job.state.value, message=message)
+    return Job.from_row(row)
+
+
+def cancel(conn: Connection, job: Job, reason: str = "cancelled on request") -> Job:
+    """Queued/paused ⇒ cancelled now; running ⇒ flagged, the worker stops at its next beat."""
+    if job.state is JobState.RUNNING:
+        return _flag(conn, job, "cancel_requested", "cancel_requested", reason)
+    return apply(
+        conn,
+        job,
+        "cancel",
+        "cancelled",
+        reason,
+        error_code="cancelled",
+        error_message=reason,
+        finished_at=db_now(),
+        **cleared_lease(),
+    )
+
+
+def pause(conn: Connection, job: Job) -> Job:
+    """Queued ⇒ paused now; running ⇒ flagged, the worker stops and the job becomes paused."""
+    if job.state is JobState.RUNNING:
+        return _flag(conn, job, "pause_requested", "pause_requested", "pause requested")
+    return apply(conn, job, "pause", "paused", "paused on request")
+
+
+def resume(conn: Connection, job: Job) -> Job:
+    """Paused ⇒ queued (starts again from the beginning); a pending pause request is dropped."""
+    if job.state is JobState.RUNNING and job.pause_requested:
+        row = (
+            conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job.id)
+                .values(pause_requested=False, updated_at=db_now())
+                .returning(*jobs.c)
+            )
+            .mappings()
+            .one()
+        )
+        add_event(conn, job, "resumed", to_state=job.state.value, message="pause request withdrawn")
+        return Job.from_row(row)
+    return apply(
+        conn,
+        job,
+        "resume",
+        "resumed",
+        "resumed",
+        run_at=db_now(),
+        progress=0,
+        phase=None,
+        pause_requested=False,
+    )
+
+
+def requeue(conn: Connection, job: Job, reason: str = "re-queued on request") -> Job:
+    """Failed, cancelled or completed ⇒ queued with attempts reset; the history is kept."""
+    return apply(
+        conn,
+        job,
+        "requeue",
+        "requeued",
+        reason,
+        attempt=0,
+        lease_losses=0,
+        run_at=db_now(),
+        progress=0,
+        phase=None,
+        progress_at=None,
+        cancel_requested=False,
+        pause_requested=False,
+        error_code=None,
+        error_message=None,
+        verdict=None,
+        report=None,
+        finished_at=None,
+        started_at=None,
+        heartbeat_at=None,
+        **cleared_lease(),
+    )
+
+
+def retry_stuck_now(conn: Connection, job: Job, reason: str) -> Job:
+    """An operator re-queues a stuck running job at once (its worker is fenced off)."""
+    return apply(
+        conn,
+        job,
+        "reap_requeue",
+        "requeued",
+        reason,
+        run_at=db_now(),
+        progress=0,
+        phase=None,
+        cancel_requested=False,
+        pause_requested=False,
+        **cleared_lease(),
+    )
+
+
+def cancel_stuck(conn: Connection, job: Job, reason: str) -> Job:
+    """An operator ends a stuck running job as cancelled, with the reason."""
+    return apply(
+        conn,
+        job,
+        "cancel_stuck",
+        "cancelled",
+        reason,
+        error_code="cancelled_stuck",
+        error_message=reason,
+        finished_at=db_now(),
+        **cleared_lease(),
+    )

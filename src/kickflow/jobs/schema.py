@@ -1,0 +1,126 @@
+"""Tables of the job store (SQLAlchemy Core). The Alembic migrations create exactly these.
+
+Times are seconds since the Unix epoch as ``DOUBLE`` and always come from the database clock
+(see :mod:`kickflow.jobs.dbtime`), never from a worker's clock.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Epoch = sa.Double
+
+organisations = sa.Table(
+    "organisations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("max_running", sa.Integer, nullable=True),  # NULL = settings.org_max_running
+    sa.Column("created_at", Epoch, nullable=False),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("token_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("last_used_at", Epoch, nullable=True),
+    sa.Column("revoked_at", Epoch, nullable=True),
+    sa.CheckConstraint("role IN ('admin', 'member', 'viewer')", name="ck_api_tokens_role"),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("project", sa.String(200), nullable=True),
+    sa.Column("file_name", sa.String(500), nullable=False),
+    sa.Column("file_size", sa.BigInteger, nullable=True),
+    sa.Column("source_type", sa.String(32), nullable=False),
+    sa.Column("source_ref", sa.Text, nullable=False),
+    sa.Column("profile", sa.String(100), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("phase", sa.String(32), nullable=True),
+    sa.Column("progress", sa.Double, nullable=False, server_default="0"),
+    sa.Column("progress_at", Epoch, nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("lease_losses", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("run_at", Epoch, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_token", sa.String(32), nullable=True),
+    sa.Column("lease_expires_at", Epoch, nullable=True),
+    sa.Column("worker_id", sa.String(200), nullable=True),
+    sa.Column("heartbeat_at", Epoch, nullable=True),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("pause_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("error_code", sa.String(64), nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    sa.Column("verdict", sa.String(16), nullable=True),
+    sa.Column("report", sa.JSON, nullable=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("started_at", Epoch, nullable=True),
+    sa.Column("finished_at", Epoch, nullable=True),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.CheckConstraint(
+        "state IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'paused')",
+        name="ck_jobs_state",
+    ),
+    sa.UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency_key"),
+    sa.Index("ix_jobs_claim", "state", "priority", "run_at", "created_at"),
+    sa.Index("ix_jobs_org_state", "org_id", "state"),
+    sa.Index("ix_jobs_org_created", "org_id", "created_at", "id"),
+    sa.Index("ix_jobs_org_updated", "org_id", "updated_at"),
+    sa.Index("ix_jobs_running_lease", "state", "lease_expires_at"),
+)
+
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "job_id", sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("org_id", sa.String(36), nullable=False),
+    sa.Column("at", Epoch, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(16), nullable=True),
+    sa.Column("to_state", sa.String(16), nullable=True),
+    sa.Column("attempt", sa.Integer, nullable=True),
+    sa.Column("worker_id", sa.String(200), nullable=True),
+    sa.Column("code", sa.String(64), nullable=True),
+    sa.Column("message", sa.Text, nullable=True),
+    sa.Index("ix_job_events_job", "job_id", "id"),
+    sa.Index("ix_job_events_org", "org_id", "id"),
+    sa.Index("ix_job_events_kind_at", "kind", "at"),
+)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("concurrency", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),  # running | stopping | stopped
+    sa.Column("started_at", Epoch, nullable=False),
+    sa.Column("heartbeat_at", Epoch, nullable=False),
+    sa.Column("stopped_at", Epoch, nullable=True),
+)
+
+flags = sa.Table(
+    "flags",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+)

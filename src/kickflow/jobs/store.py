@@ -1,0 +1,376 @@
+"""``JobStore``: the one entry point to the job database, for the CLI, the API and workers.
+
+Each method is one transaction. User-side methods take ``org_id`` (None = every organisation,
+for operators and local use); worker-side methods take the :class:`Lease` from ``claim`` and
+raise :class:`~kickflow.errors.LeaseLost` when a write is fenced off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Connection, Engine
+
+from kickflow.config import Settings, get_settings
+from kickflow.errors import KickflowError, LeaseLost
+from kickflow.jobs import claim as claim_ops
+from kickflow.jobs import lease as lease_ops
+from kickflow.jobs import queries, queue, reaper, registry
+from kickflow.jobs.db import make_engine, read_tx, write_tx
+from kickflow.jobs.migrate import ensure_migrated, upgrade
+from kickflow.jobs.models import (
+    Claimed,
+    HeartbeatReply,
+    Job,
+    JobEvent,
+    Lease,
+    ReapResult,
+    WorkerInfo,
+)
+from kickflow.jobs.queries import Page
+from kickflow.jobs.queue import DEFAULT_PROFILE
+
+T = TypeVar("T")
+REAPER_RUN_FLAG = "reaper_last_run"
+REAPER_ERROR_FLAG = "reaper_last_error"
+
+
+@dataclass
+class BulkResult:
+    """Outcome of a bulk operation: jobs changed, and the refused ids with the reason."""
+
+    done: list[Job] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+class JobStore:
+    """Queue operations on one database (SQLite or PostgreSQL)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        settings: Settings | None = None,
+        *,
+        check_migrated: bool = True,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.url = url or self.settings.resolved_database_url()
+        self.engine: Engine = make_engine(self.url)
+        if check_migrated:
+            ensure_migrated(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Apply pending migrations (``kickflow db upgrade``)."""
+        upgrade(self.engine)
+
+    def _write(self, fn: Callable[[Connection], T]) -> T:
+        with write_tx(self.engine) as conn:
+            return fn(conn)
+
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        with read_tx(self.engine) as conn:
+            return fn(conn)
+
+    # --- organisations and flags ------------------------------------------------------------
+
+    def ensure_org(self, name: str = registry.LOCAL_ORG) -> str:
+        """The id of organisation ``name`` (default: the local one), created when missing."""
+        return self._write(lambda c: registry.ensure_org(c, name))
+
+    def org_id_by_name(self, name: str) -> str | None:
+        return self._read(lambda c: registry.org_id_by_name(c, name))
+
+    def create_org(self, name: str, max_running: int | None = None) -> str:
+        return self._write(lambda c: registry.create_org(c, name, max_running))
+
+    def set_org_cap(self, org_id: str, max_running: int | None) -> None:
+        """Cap the organisation's running jobs (None = the KICKFLOW_ORG_MAX_RUNNING default)."""
+        self._write(lambda c: registry.set_org_cap(c, org_id, max_running))
+
+    def pause_queue(self) -> None:
+        """Global pause: workers claim nothing until resumed; running jobs carry on."""
+        self._write(lambda c: registry.set_flag(c, claim_ops.PAUSE_FLAG, "1"))
+
+    def resume_queue(self) -> None:
+        self._write(lambda c: registry.set_flag(c, claim_ops.PAUSE_FLAG, "0"))
+
+    def queue_paused(self) -> bool:
+        flag = self._read(lambda c: registry.get_flag(c, claim_ops.PAUSE_FLAG))
+        return flag is not None and flag[0] == "1"
+
+    # --- submit and read --------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        org_id: str,
+        source_type: str,
+        source_ref: str,
+        *,
+        file_name: str,
+        profile: str = DEFAULT_PROFILE,
+        project: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        file_size: int | None = None,
+        max_attempts: int | None = None,
+        delay_seconds: float = 0.0,
+    ) -> Job:
+        """Queue a job; the same idempotency key in the same organisation returns the first job."""
+        new = queue.NewJob(
+            org_id,
+            source_type,
+            source_ref,
+            file_name,
+            profile,
+            max_attempts or self.settings.max_attempts,
+            project,
+            priority,
+            idempotency_key,
+            file_size,
+            delay_seconds,
+        )
+        try:
+            return self._write(lambda c: queue.enqueue(c, new))
+        except KickflowError:
+            if not idempotency_key:
+                raise
+            # Lost a race on the idempotency key: the winner's job is the answer.
+            found = self._read(lambda c: queue.find_by_key(c, org_id, idempotency_key))
+            if found is None:
+                raise
+            return found
+
+    def get(self, org_id: str | None, job_id: str) -> Job:
+        """The job; JobNotFound when it does not exist in ``org_id``."""
+        return self._read(lambda c: queries.get(c, org_id, job_id))
+
+    def list_jobs(
+        self,
+        org_id: str | None,
+        *,
+        state: str | None = None,
+        verdict: str | None = None,
+        project: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Jobs newest first with cursor pagination."""
+        return self._read(
+            lambda c: queries.list_jobs(
+                c, org_id, state=state, verdict=verdict, project=project, cursor=cursor, limit=limit
+            )
+        )
+
+    def events(self, job_id: str, org_id: str | None = None) -> list[JobEvent]:
+        """The job's history, oldest first."""
+        return self._read(lambda c: queries.events(c, org_id, job_id))
+
+    def recent_errors(self, org_id: str | None = None, limit: int = 20) -> list[JobEvent]:
+        return self._read(lambda c: queries.recent_errors(c, org_id, limit))
+
+    def counts(self, org_id: str | None = None) -> dict[str, int]:
+        """Jobs per state plus ``stuck``."""
+        return self._read(lambda c: queries.counts(c, org_id, self.settings.stuck_after_seconds))
+
+    def stuck_jobs(self, org_id: str | None = None, limit: int = 100) -> list[Job]:
+        """Running jobs with an expired lease or no progress for ``stuck_after``."""
+        return self._read(
+            lambda c: queries.stuck_jobs(c, org_id, self.settings.stuck_after_seconds, limit)
+        )
+
+    def oldest_queued_age(self, org_id: str | None = None) -> float | None:
+        return self._read(lambda c: queries.oldest_queued_age(c, org_id))
+
+    def changed_since(self, org_id: str, since: float, limit: int = 500) -> list[Job]:
+        """Jobs whose row changed after ``since`` (database time), for progress streams."""
+        return self._read(lambda c: queries.changed_since(c, org_id, since, limit))
+
+    def now(self) -> float:
+        """The database clock (epoch seconds)."""
+        return self._read(queries.database_now)
+
+    # --- control ----------------------------------------------------------------------------
+
+    def _control(
+        self, org_id: str | None, job_id: str, op: Callable[[Connection, Job], Job]
+    ) -> Job:
+        return self._write(lambda c: op(c, queue.locked(c, org_id, job_id)))
+
+    def cancel(self, org_id: str | None, job_id: str, reason: str = "cancelled on request") -> Job:
+        """Queued/paused ⇒ cancelled; running ⇒ cancel requested (stops within one heartbeat)."""
+        return self._control(org_id, job_id, lambda c, j: queue.cancel(c, j, reason))
+
+    def pause(self, org_id: str | None, job_id: str) -> Job:
+        """Queued ⇒ paused; running ⇒ pause requested (it stops, then restarts from 0 on resume)."""
+        return self._control(org_id, job_id, queue.pause)
+
+    def resume(self, org_id: str | None, job_id: str) -> Job:
+        return self._control(org_id, job_id, queue.resume)
+
+    def retry(self, org_id: str | None, job_id: str, reason: str = "re-queued on request") -> Job:
+        """Failed, cancelled or completed ⇒ queued, attempts reset, history kept."""
+        return self._control(org_id, job_id, lambda c, j: queue.requeue(c, j, reason))
+
+    requeue = retry
+
+    def _bulk(self, ids: Iterable[str], one: Callable[[str], Job]) -> BulkResult:
+        out = BulkResult()
+        for job_id in dict.fromkeys(ids):
+            try:
+                out.done.append(one(job_id))
+            except KickflowError as exc:
+                out.refused[job_id] = exc.message
+        return out
+
+    def retry_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        return self._bulk(job_ids, lambda j: self.retry(org_id, j))
+
+    def cancel_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        return self._bulk(job_ids, lambda j: self.cancel(org_id, j))
+
+    def pause_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        return self._bulk(job_ids, lambda j: self.pause(org_id, j))
+
+    def resume_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        return self._bulk(job_ids, lambda j: self.resume(org_id, j))
+
+    def retry_failed(self, org_id: str | None, limit: int = 1000) -> BulkResult:
+        """Redrive the dead-letter list (failed jobs), up to ``limit``."""
+        page = self.list_jobs(org_id, state="failed", limit=limit)
+        return self.retry_many(org_id, [j.id for j in page.jobs])
+
+    def retry_stuck(self, org_id: str | None = None) -> BulkResult:
+        """Re-queue every stuck job now; their old workers are fenced off."""
+        op = lambda c, j: queue.retry_stuck_now(c, j, "stuck: re-queued by an operator")  # noqa: E731
+        return self._bulk(
+            [j.id for j in self.stuck_jobs(org_id)], lambda i: self._control(org_id, i, op)
+        )
+
+    def cancel_stuck(self, org_id: str | None = None) -> BulkResult:
+        """End every stuck job as cancelled, with the reason."""
+        op = lambda c, j: queue.cancel_stuck(c, j, "stuck: cancelled by an operator")  # noqa: E731
+        return self._bulk(
+            [j.id for j in self.stuck_jobs(org_id)], lambda i: self._control(org_id, i, op)
+        )
+
+    # --- reaper -----------------------------------------------------------------------------
+
+    def reap(self) -> ReapResult:
+        """One reaper pass; records its last run (or error) for health checks."""
+        policy = reaper.ReapPolicy(
+            self.settings.stuck_after_seconds,
+            self.settings.retry_base_seconds,
+            self.settings.retry_max_seconds,
+        )
+        try:
+            result = self._write(lambda c: reaper.reap(c, policy))
+        except KickflowError as exc:
+            self._note_reaper_error(exc.message)
+            raise
+        self._write(lambda c: registry.set_flag(c, REAPER_RUN_FLAG, str(result.total)))
+        return result
+
+    def _note_reaper_error(self, message: str) -> None:
+        # When the database itself is the problem this fails too; the caller logs the cause.
+        with contextlib.suppress(KickflowError):
+            self._write(lambda c: registry.set_flag(c, REAPER_ERROR_FLAG, message))
+
+    def reaper_status(self) -> dict[str, Any]:
+        """``last_run`` (epoch, None if never), ``last_recovered``, ``last_error`` (+ ``_at``)."""
+        run = self._read(lambda c: registry.get_flag(c, REAPER_RUN_FLAG))
+        err = self._read(lambda c: registry.get_flag(c, REAPER_ERROR_FLAG))
+        return {
+            "last_run": run[1] if run else None,
+            "last_recovered": int(run[0]) if run else 0,
+            "last_error": err[0] if err else None,
+            "last_error_at": err[1] if err else None,
+        }
+
+    # --- worker registry --------------------------------------------------------------------
+
+    def register_worker(self, worker_id: str, hostname: str, pid: int, concurrency: int) -> None:
+        self._write(lambda c: registry.register_worker(c, worker_id, hostname, pid, concurrency))
+
+    def worker_heartbeat(self, worker_id: str, state: str = "running") -> None:
+        self._write(lambda c: registry.beat_worker(c, worker_id, state))
+
+    def live_workers(self) -> list[WorkerInfo]:
+        """Workers that heart-beat within three heartbeat periods."""
+        within = max(3 * self.settings.heartbeat_seconds, 5.0)
+        return self._read(lambda c: registry.live_workers(c, within))
+
+    # --- worker side (fenced) ---------------------------------------------------------------
+
+    def claim(self, worker_id: str, limit: int = 1) -> list[Claimed]:
+        """Atomically claim up to ``limit`` due jobs."""
+        return self._write(
+            lambda c: claim_ops.claim(
+                c,
+                worker_id,
+                lease_seconds=self.settings.lease_seconds,
+                default_cap=self.settings.org_max_running,
+                limit=limit,
+            )
+        )
+
+    def heartbeat(self, lease: Lease, progress: float, phase: str) -> HeartbeatReply:
+        """Extend the lease and report progress; the reply says lease held / cancel / pause."""
+        reply = self._write(
+            lambda c: lease_ops.heartbeat(c, lease, progress, phase, self.settings.lease_seconds)
+        )
+        if not reply.lease_held:
+            self._fenced(lease, "heartbeat")
+        return reply
+
+    def _fenced(self, lease: Lease, what: str) -> None:
+        self._write(lambda c: lease_ops.record_fenced(c, lease, what))
+
+    def _finish(self, lease: Lease, what: str, fn: Callable[[Connection], Job | None]) -> Job:
+        job = self._write(fn)
+        if job is None:
+            self._fenced(lease, what)
+            raise LeaseLost(f"job {lease.job_id}: lease lost, {what} rejected")
+        return job
+
+    def complete(self, lease: Lease, verdict: str, report: dict[str, Any]) -> Job:
+        """Accept the result (fenced: a worker that lost its lease gets LeaseLost)."""
+        return self._finish(
+            lease, "result", lambda c: lease_ops.complete(c, lease, verdict, report)
+        )
+
+    def fail(self, lease: Lease, code: str, message: str, *, permanent: bool) -> Job:
+        """Record a failed attempt: re-queued with backoff, or failed if permanent/exhausted."""
+        s = self.settings
+        return self._finish(
+            lease,
+            "failure",
+            lambda c: lease_ops.fail(
+                c,
+                lease,
+                code,
+                message,
+                permanent=permanent,
+                retry_base=s.retry_base_seconds,
+                retry_max=s.retry_max_seconds,
+            ),
+        )
+
+    def release(self, lease: Lease, reason: str = "worker shutting down") -> Job:
+        """Back to queued without using an attempt."""
+        return self._finish(lease, "release", lambda c: lease_ops.release(c, lease, reason))
+
+    def acknowledge_cancel(self, lease: Lease, message: str = "cancelled on request") -> Job:
+        return self._finish(
+            lease, "cancel", lambda c: lease_ops.acknowledge_cancel(c, lease, message)
+        )
+
+    def acknowledge_pause(self, lease: Lease, message: str = "paused on request") -> Job:
+        return self._finish(
+            lease, "pause", lambda c: lease_ops.acknowledge_pause(c, lease, message)
+        )
