@@ -137,7 +137,9 @@ class VideoAnalysis:
     freeze: tuple[Segment, ...] = ()
     levels: tuple[LevelSample, ...] = ()
     interlaced: tuple[Segment, ...] = ()  # runs of frames idet calls interlaced
-    interlace_counts: dict[str, int] = field(default_factory=dict)  # tff/bff/progressive/undetermined
+    interlace_counts: dict[str, int] = field(
+        default_factory=dict
+    )  # tff/bff/progressive/undetermined
     crop: CropArea | None = None
     frames_analysed: int = 0
     analysed_duration_s: float = 0.0

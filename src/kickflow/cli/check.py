@@ -1,0 +1,88 @@
+"""``kickflow check``, ``kickflow doctor`` and ``kickflow demo``: the engine from the shell."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from kickflow.config import get_settings
+from kickflow.engine import check_file
+from kickflow.profiles import load_profile
+from kickflow.report import render_html, render_text
+
+EXIT_FAILED = 1
+
+ProfileOpt = Annotated[
+    str,
+    typer.Option(
+        "--profile", "-p", help="Built-in profile name or TOML file.", envvar="KICKFLOW_PROFILE"
+    ),
+]
+
+
+@contextmanager
+def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[float], None] | None]:
+    """A rich progress bar fed with the engine's fraction; nothing when not on a terminal."""
+    if not enabled:
+        yield None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
+    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task(label, total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)
+
+
+def exit_code(verdict: str, strict: bool) -> int:
+    """0 for passed/needs_review (needs_review is 1 with --strict), 1 for failed."""
+    if verdict == "failed" or (strict and verdict == "needs_review"):
+        return EXIT_FAILED
+    return 0
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(target).write_text(text, encoding="utf-8")
+
+
+def check(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Media file to check.")],
+    profile: ProfileOpt = "ebu-r128",
+    json_out: Annotated[
+        str | None, typer.Option("--json", help="Write the JSON report to PATH (- = stdout).")
+    ] = None,
+    html_out: Annotated[
+        str | None, typer.Option("--html", help="Write a self-contained HTML report.")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on needs_review.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on errors.")] = False,
+) -> None:
+    """Check INPUT against a delivery-spec profile and print the report."""
+    spec = load_profile(profile)
+    err = Console(stderr=True)
+    with progress_bar(err.is_terminal, f"Checking {input_path.name}") as on_progress:
+        report = check_file(input_path, spec, on_progress=on_progress, settings=get_settings())
+    data: dict[str, Any] = report.to_dict()
+    if json_out:
+        _write(json_out, json.dumps(data, indent=2))
+    if html_out:
+        _write(html_out, render_html(data))
+    if json_out != "-":
+        Console().print(render_text(data), highlight=False, markup=False)
+    raise typer.Exit(exit_code(report.verdict, strict))
+
+
+def register(app: typer.Typer) -> None:
+    from kickflow.cli import doctor
+
+    app.command()(check)
+    doctor.register(app)

@@ -1,0 +1,75 @@
+"""The QC engine: a file and a profile in, a report out. Everything else runs this."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from kickflow.config import Settings, get_settings
+from kickflow.media.analysis import analyse
+from kickflow.media.binaries import find_ffmpeg
+from kickflow.media.graph import AnalysisOptions
+from kickflow.media.inputs import validate_input
+from kickflow.media.runner import RunLimits
+from kickflow.profiles import Profile
+from kickflow.report import Report, build_report
+
+
+def options_for(profile: Profile) -> AnalysisOptions:
+    """Detector settings for FFmpeg's filters, taken from the profile."""
+    d = profile.detect
+    return AnalysisOptions(
+        silence_threshold_db=d.silence_threshold_db,
+        silence_min_s=d.silence_min_s,
+        black_min_s=d.black_min_s,
+        black_pixel_threshold=d.black_pixel_threshold,
+        black_picture_ratio=d.black_picture_threshold,
+        freeze_noise=10 ** (d.freeze_noise_db / 20),
+        freeze_min_s=d.freeze_min_s,
+        sample_fps=None if profile.video.frame_accurate else profile.video.sample_fps,
+    )
+
+
+def limits_for(settings: Settings) -> RunLimits:
+    """The FFmpeg watchdog and memory limits from the settings."""
+    return RunLimits(
+        stall_seconds=settings.ffmpeg_stall_seconds,
+        wall_seconds=settings.ffmpeg_wall_seconds,
+        max_memory_mb=settings.ffmpeg_max_memory_mb,
+        kill_grace_seconds=settings.ffmpeg_kill_grace_seconds,
+    )
+
+
+def check_file(
+    path: Path,
+    profile: Profile,
+    *,
+    on_progress: Callable[[float], None] | None = None,
+    settings: Settings | None = None,
+    work_dir: Path | None = None,
+    display_name: str | None = None,
+) -> Report:
+    """Analyse ``path`` in one FFmpeg pass and judge it against ``profile``.
+
+    ``on_progress`` receives the fraction done (0–1) from FFmpeg's progress output; if it
+    raises, FFmpeg's process group is killed and the exception propagates.
+    """
+    settings = settings or get_settings()
+    size = validate_input(path)
+    binary = find_ffmpeg(settings.ffmpeg)
+    measurements = analyse(
+        path,
+        size,
+        binary=binary.path,
+        options=options_for(profile),
+        limits=limits_for(settings),
+        on_fraction=on_progress,
+        work_dir=work_dir,
+    )
+    return build_report(
+        measurements,
+        profile,
+        input_path=str(path),
+        input_name=display_name or path.name,
+        size_bytes=size,
+    )

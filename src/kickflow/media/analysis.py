@@ -1,0 +1,112 @@
+"""One decode, every analysis: probe, build the graph, run FFmpeg once, parse the branches."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kickflow.media.audio import analyse_audio, loudness_from
+from kickflow.media.binaries import available_filters
+from kickflow.media.graph import AnalysisOptions, Plan, build_plan
+from kickflow.media.metadata import MetaFrame, parse_metadata_print
+from kickflow.media.model import DecodeErrors, Measurements, MediaInfo
+from kickflow.media.probe import probe
+from kickflow.media.runner import RunLimits, StampedLine, run_ffmpeg
+from kickflow.media.video import analyse_video
+
+FractionCallback = Callable[[float], None]
+MAX_ERROR_SAMPLES = 5
+# Log contexts that are not decoders: the filter graph, muxers, the CLI itself.
+_NON_DECODER = re.compile(r"^\[(fc#|out#|Parsed_|AVFilterGraph|null @|graph)")
+_ERROR_LEVEL = re.compile(r"\[(error|fatal)\]")
+
+
+def decode_errors_from(lines: tuple[StampedLine, ...]) -> DecodeErrors:
+    """Error-level lines logged by demuxers and decoders, with the media time they arrived."""
+    found = [
+        line
+        for line in lines
+        if _ERROR_LEVEL.search(line.text) and not _NON_DECODER.match(line.text)
+    ]
+    return DecodeErrors(
+        count=len(found),
+        times_s=tuple(round(line.at_s, 2) for line in found),
+        samples=tuple(line.text[:200] for line in found[:MAX_ERROR_SAMPLES]),
+    )
+
+
+def _read(plan: Plan, name: str) -> list[MetaFrame]:
+    for branch in plan.branches:
+        if branch.name == name and branch.file.exists():
+            return parse_metadata_print(branch.file.read_text(errors="replace"))
+    return []
+
+
+def _end_of(media: MediaInfo, *frame_lists: list[MetaFrame]) -> float:
+    last = max((frames[-1].t for frames in frame_lists if frames), default=0.0)
+    return max(media.duration_s or 0.0, last)
+
+
+def measure(
+    media: MediaInfo,
+    plan: Plan,
+    options: AnalysisOptions,
+    run_errors: DecodeErrors,
+    elapsed_s: float,
+) -> Measurements:
+    """Turn the branch files of a finished run into measurements."""
+    loud, sil, stats, diff = (_read(plan, n) for n in ("loudness", "silence", "astats", "diff"))
+    vstats, idet = _read(plan, "video"), _read(plan, "idet")
+    end_s = _end_of(media, loud, stats, vstats)
+    audio = video = loudness = None
+    if plan.audio is not None:
+        loudness = loudness_from(loud, plan.audio.channels)
+        audio = analyse_audio(
+            plan.audio, silence=sil, stats=stats, diff=diff, end_s=end_s, window_s=options.window_s
+        )
+    if plan.video is not None and plan.analysis_size is not None:
+        video = analyse_video(
+            plan.video,
+            stats=vstats,
+            idet=idet,
+            size=plan.analysis_size,
+            sample_fps=options.sample_fps,
+            end_s=end_s,
+        )
+    return Measurements(media, loudness, audio, video, run_errors, round(elapsed_s, 3))
+
+
+def analyse(
+    path: Path,
+    size_bytes: int,
+    *,
+    binary: str,
+    options: AnalysisOptions,
+    limits: RunLimits,
+    on_fraction: FractionCallback | None = None,
+    work_dir: Path | None = None,
+) -> Measurements:
+    """Probe ``path`` and run the single analysis pass over it."""
+    media = probe(path, size_bytes)
+    work = Path(tempfile.mkdtemp(prefix="kickflow-analysis-", dir=work_dir))
+    try:
+        plan = build_plan(media, path, work, options, available_filters(binary))
+        duration = media.duration_s
+
+        def seconds_done(seconds: float) -> None:
+            if on_fraction is not None:
+                on_fraction(min(1.0, seconds / duration) if duration else 0.0)
+
+        started = time.monotonic()
+        result = run_ffmpeg(
+            binary, plan.args, limits=limits, duration_s=duration, on_progress=seconds_done
+        )
+        return measure(
+            media, plan, options, decode_errors_from(result.log_lines), time.monotonic() - started
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,156 @@
+"""Audio measurements from the metadata of the loudness, silence and statistics branches."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from kickflow.media.metadata import (
+    MetaFrame,
+    detector_segments,
+    linear_to_db,
+    merge_times,
+    subtract,
+)
+from kickflow.media.model import AudioAnalysis, AudioStream, Loudness, LoudnessPoint, Segment
+
+CURVE_MAX_POINTS = 1200
+GATE_FLOOR_LUFS = -69.9  # ebur128 reports -70 when nothing passes the absolute gate
+CLIP_PEAK_DBFS = -0.1
+OUT_OF_PHASE_BELOW = -0.5
+OUT_OF_PHASE_MIN_S = 1.0
+MONO_DIFF_BELOW_DB = 60.0  # L−R this far below the mix counts as identical channels
+MONO_SHARE = 0.95
+ACTIVE_RMS_DBFS = -60.0
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def loudness_from(frames: Sequence[MetaFrame], channels: int) -> Loudness:
+    """Integrated loudness and LRA from the last frame; peaks are the maxima over frames."""
+    if not frames:
+        return Loudness(None, None, None, None)
+    last = frames[-1]
+    integrated = last.number("lavfi.r128.I")
+    if integrated is not None and integrated < GATE_FLOOR_LUFS:
+        integrated = None
+    per_channel = tuple(
+        linear_to_db(_max(frames, f"lavfi.r128.true_peaks_ch{c}")) for c in range(channels)
+    )
+    step = max(1, math.ceil(len(frames) / CURVE_MAX_POINTS))
+    curve = tuple(
+        LoudnessPoint(
+            round(f.t, 3),
+            _round(_finite(f.number("lavfi.r128.M"))),
+            _round(_finite(f.number("lavfi.r128.S"))),
+        )
+        for f in frames[::step]
+    )
+    return Loudness(
+        integrated_lufs=_round(integrated),
+        range_lu=_round(last.number("lavfi.r128.LRA")),
+        true_peak_dbtp=_round(linear_to_db(_max(frames, "lavfi.r128.true_peak"))),
+        sample_peak_dbfs=_round(linear_to_db(_max(frames, "lavfi.r128.sample_peak"))),
+        channel_true_peaks_dbtp=tuple(_round(p) for p in per_channel),
+        curve=curve,
+    )
+
+
+def _max(frames: Sequence[MetaFrame], key: str) -> float | None:
+    values = [v for f in frames if (v := f.number(key)) is not None]
+    return max(values) if values else None
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def silence_from(
+    frames: Sequence[MetaFrame], channels: int, end_s: float
+) -> tuple[list[Segment], list[Segment]]:
+    """Whole-mix silence, and per-channel silence outside the whole-mix silence."""
+    mix = detector_segments(frames, "lavfi.silence_start", "lavfi.silence_end", end_s)
+    per_channel: list[Segment] = []
+    for c in range(1, channels + 1):
+        found = detector_segments(
+            frames, f"lavfi.silence_start.{c}", f"lavfi.silence_end.{c}", end_s, channel=c
+        )
+        per_channel.extend(subtract(found, mix))
+    return mix, per_channel
+
+
+def analyse_audio(
+    stream: AudioStream,
+    *,
+    silence: Sequence[MetaFrame],
+    stats: Sequence[MetaFrame],
+    diff: Sequence[MetaFrame],
+    end_s: float,
+    window_s: float,
+    clip_peak_dbfs: float = CLIP_PEAK_DBFS,
+) -> AudioAnalysis:
+    """Silence, clipping, DC offset and stereo phase from the analysis branches."""
+    channels = stream.channels
+    mix, per_channel = silence_from(silence, channels, end_s)
+    peaks = [_window_peak(f, channels) for f in stats]
+    clipped = [f.t for f, p in zip(stats, peaks, strict=True) if p >= clip_peak_dbfs]
+    active = [f for f, p in zip(stats, peaks, strict=True) if p > ACTIVE_RMS_DBFS]
+    return AudioAnalysis(
+        stream_index=stream.index,
+        channels=channels,
+        silence=tuple(mix),
+        channel_silence=tuple(per_channel),
+        clipping=tuple(merge_times(clipped, window_s, max_gap=0.5)),
+        clipped_windows=len(clipped),
+        windows=len(stats),
+        dc_offset=tuple(_mean_dc(stats, c) for c in range(1, channels + 1)),
+        phase_mean=_phase_mean(active) if channels == 2 else None,
+        out_of_phase=tuple(_out_of_phase(active, window_s)) if channels == 2 else (),
+        mono_as_stereo=channels == 2 and _identical_channels(stats, diff),
+        analysed_duration_s=end_s,
+    )
+
+
+def _window_peak(frame: MetaFrame, channels: int) -> float:
+    levels = [frame.number(f"lavfi.astats.{c}.Peak_level") for c in range(1, channels + 1)]
+    return max((v for v in levels if v is not None), default=-math.inf)
+
+
+def _mean_dc(stats: Sequence[MetaFrame], channel: int) -> float:
+    values = [v for f in stats if (v := f.number(f"lavfi.astats.{channel}.DC_offset")) is not None]
+    return round(sum(values) / len(values), 6) if values else 0.0
+
+
+def _phase_mean(active: Sequence[MetaFrame]) -> float | None:
+    values = [v for f in active if (v := f.number("lavfi.aphasemeter.phase")) is not None]
+    return round(sum(values) / len(values), 3) if values else None
+
+
+def _out_of_phase(active: Sequence[MetaFrame], window_s: float) -> list[Segment]:
+    times = [
+        f.t
+        for f in active
+        if (v := f.number("lavfi.aphasemeter.phase")) is not None and v < OUT_OF_PHASE_BELOW
+    ]
+    runs = merge_times(times, window_s, max_gap=window_s * 1.5)
+    return [s for s in runs if s.duration_s >= OUT_OF_PHASE_MIN_S]
+
+
+def _identical_channels(stats: Sequence[MetaFrame], diff: Sequence[MetaFrame]) -> bool:
+    """L and R carry the same signal: L−R sits far below the channels in active windows."""
+    diff_by_t = {round(f.t, 3): f.number("lavfi.astats.1.RMS_level") for f in diff}
+    active = same = 0
+    for frame in stats:
+        level = max(
+            (v for c in (1, 2) if (v := frame.number(f"lavfi.astats.{c}.RMS_level")) is not None),
+            default=-math.inf,
+        )
+        if level <= ACTIVE_RMS_DBFS:
+            continue
+        active += 1
+        d = diff_by_t.get(round(frame.t, 3))
+        if d is not None and d <= level - MONO_DIFF_BELOW_DB:
+            same += 1
+    return active > 0 and same / active >= MONO_SHARE

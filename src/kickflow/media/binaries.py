@@ -1,0 +1,90 @@
+"""Locating the FFmpeg binary once: ``KICKFLOW_FFMPEG``, then PATH, then the PyPI wheel."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+
+from kickflow.errors import FfmpegMissing
+
+VERSION_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class Binary:
+    path: str
+    source: str  # "KICKFLOW_FFMPEG", "PATH" or "imageio-ffmpeg wheel"
+
+
+def _wheel_ffmpeg() -> str | None:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        return None
+    try:
+        path: str = imageio_ffmpeg.get_ffmpeg_exe()
+    except RuntimeError:
+        return None
+    return path
+
+
+def find_ffmpeg(override: str = "") -> Binary:
+    """The FFmpeg binary to use, or ``FfmpegMissing`` with install guidance."""
+    explicit = override or os.environ.get("KICKFLOW_FFMPEG", "")
+    if explicit:
+        resolved = shutil.which(explicit)
+        if resolved is None:
+            raise FfmpegMissing(f"KICKFLOW_FFMPEG is set to {explicit!r}, which is not executable.")
+        return Binary(resolved, "KICKFLOW_FFMPEG")
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return Binary(on_path, "PATH")
+    wheel = _wheel_ffmpeg()
+    if wheel:
+        return Binary(wheel, "imageio-ffmpeg wheel")
+    raise FfmpegMissing()
+
+
+def find_ffprobe(override: str = "") -> Binary | None:
+    """FFprobe if one is configured or on PATH (optional: probing uses PyAV otherwise)."""
+    explicit = override or os.environ.get("KICKFLOW_FFPROBE", "")
+    if explicit:
+        resolved = shutil.which(explicit)
+        return Binary(resolved, "KICKFLOW_FFPROBE") if resolved else None
+    on_path = shutil.which("ffprobe")
+    return Binary(on_path, "PATH") if on_path else None
+
+
+@lru_cache(maxsize=8)
+def binary_version(path: str) -> str:
+    """The version string FFmpeg reports for itself (``n9.0.2-…``, ``5.1.9-0+deb12u1``)."""
+    out = subprocess.run(
+        [path, "-hide_banner", "-version"],
+        capture_output=True,
+        text=True,
+        timeout=VERSION_TIMEOUT_S,
+        check=False,
+    ).stdout
+    words = out.split()
+    return words[2] if len(words) > 2 and words[1] == "version" else "unknown"
+
+
+@lru_cache(maxsize=8)
+def available_filters(path: str) -> frozenset[str]:
+    """Names of the filters this FFmpeg build has (cropdetect is missing from LGPL builds)."""
+    out = subprocess.run(
+        [path, "-hide_banner", "-filters"],
+        capture_output=True,
+        text=True,
+        timeout=VERSION_TIMEOUT_S,
+        check=False,
+    ).stdout
+    names = set()
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and "->" in parts[2]:
+            names.add(parts[1])
+    return frozenset(names)

@@ -1,0 +1,119 @@
+"""Probing with PyAV: structured stream facts, never regexes over FFmpeg's banner."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from kickflow.errors import InputUnreadable, NotMedia, PlaylistRefused
+from kickflow.media.inputs import REFERENCING_FORMATS
+from kickflow.media.model import AudioStream, MediaInfo, VideoStream
+
+# FFmpeg's enum values (libavutil/pixfmt.h, libavcodec/defs.h), named as FFmpeg names them.
+COLOR_RANGES = {1: "tv", 2: "pc"}
+COLOR_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+                   9: "bt2020", 11: "smpte431", 12: "smpte432"}  # fmt: skip
+COLOR_TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m",
+                   8: "linear", 13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12",
+                   16: "smpte2084", 18: "arib-std-b67"}  # fmt: skip
+COLOR_SPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+                8: "ycgco", 9: "bt2020nc", 10: "bt2020c", 14: "ictcp"}  # fmt: skip
+FIELD_ORDERS = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}
+VFR_TOLERANCE = 0.01  # relative difference between nominal and average frame rate
+OPEN_OPTIONS = {"protocol_whitelist": "file"}
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _rate(value: Fraction | None) -> float | None:
+    return float(value) if value else None
+
+
+def _video(stream: Any) -> VideoStream:
+    cc = stream.codec_context
+    fmt = cc.format
+    nominal = _rate(stream.base_rate) or _rate(stream.guessed_rate)
+    average = _rate(stream.average_rate)
+    vfr = bool(nominal and average and abs(nominal - average) / nominal > VFR_TOLERANCE)
+    return VideoStream(
+        index=stream.index,
+        codec=cc.name,
+        profile=cc.profile or None,
+        width=cc.width,
+        height=cc.height,
+        frame_rate=nominal,
+        avg_frame_rate=average,
+        variable_frame_rate=vfr,
+        scan=FIELD_ORDERS.get(int(getattr(cc, "field_order", 0) or 0), "unknown"),
+        pix_fmt=fmt.name if fmt else None,
+        bit_depth=max((c.bits for c in fmt.components), default=None) if fmt else None,
+        color_range=COLOR_RANGES.get(int(cc.color_range or 0)),
+        color_primaries=COLOR_PRIMARIES.get(int(cc.color_primaries or 2)),
+        color_transfer=COLOR_TRANSFERS.get(int(cc.color_trc or 2)),
+        color_space=COLOR_SPACES.get(int(cc.colorspace if cc.colorspace is not None else 2)),
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=_seconds(stream.duration, stream.time_base),
+    )
+
+
+def _audio(stream: Any) -> AudioStream:
+    cc = stream.codec_context
+    layout = cc.layout
+    return AudioStream(
+        index=stream.index,
+        codec=cc.name,
+        sample_rate=int(cc.sample_rate or 0),
+        channels=int(layout.nb_channels if layout else getattr(cc, "channels", 0)),
+        layout=layout.name if layout else None,
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=_seconds(stream.duration, stream.time_base),
+    )
+
+
+def probe(path: Path, size_bytes: int) -> MediaInfo:
+    """Container and stream facts; ``NotMedia`` when FFmpeg finds nothing to decode."""
+    try:
+        container = av.open(f"file:{path.resolve()}", options=OPEN_OPTIONS)
+    except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise NotMedia(f"{path.name} is not a readable media file ({reason}).") from None
+    except OSError as exc:
+        raise InputUnreadable(f"{path.name} cannot be read ({exc}).") from None
+    with container:
+        fmt = container.format.name
+        if set(fmt.split(",")) & REFERENCING_FORMATS:
+            raise PlaylistRefused(f"{path.name} is a playlist ({fmt}); submit the media itself.")
+        streams = list(container.streams)
+        video = tuple(_video(s) for s in streams if s.type == "video" and _is_picture(s))
+        audio = tuple(_audio(s) for s in streams if s.type == "audio")
+        duration = container.duration / 1_000_000 if container.duration else None
+        info = MediaInfo(
+            path=str(path),
+            size_bytes=size_bytes,
+            format_name=fmt,
+            duration_s=duration,
+            bit_rate=container.bit_rate or None,
+            video=video,
+            audio=audio,
+            subtitle_streams=sum(1 for s in streams if s.type == "subtitle"),
+            data_streams=sum(1 for s in streams if s.type in ("data", "attachment")),
+        )
+    if not info.video and not info.audio:
+        raise NotMedia(f"{path.name} is not a media file: no audio or video stream.")
+    return info
+
+
+def _is_picture(stream: Any) -> bool:
+    """Cover art attached to audio files is a video stream FFmpeg marks as attached_pic."""
+    disposition = getattr(stream, "disposition", None)
+    try:
+        return not (disposition is not None and disposition & av.stream.Disposition.attached_pic)
+    except (AttributeError, TypeError):
+        return True

@@ -1,0 +1,258 @@
+"""The one way FFmpeg is run: argv lists, own process group, progress, watchdog, limits.
+
+FFmpeg writes ``-progress pipe:1`` blocks on stdout; every block whose ``out_time`` moved is
+progress and is handed to ``on_progress`` (seconds of media processed). The watchdog kills the
+whole process group (SIGTERM, then SIGKILL after a grace period) when ``out_time`` has not moved
+for ``stall_seconds`` or the wall-clock limit passes. If ``on_progress`` raises, FFmpeg is killed
+the same way and the exception propagates: that is how the job system fences and cancels.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import resource
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO
+
+from kickflow.errors import FfmpegFailed, FfmpegMemoryExceeded, FfmpegStalled, FfmpegTimedOut
+
+log = logging.getLogger("kickflow.ffmpeg")
+
+ProgressCallback = Callable[[float], None]
+STDERR_TAIL_LINES = 40
+POLL_SECONDS = 0.25
+_MEMORY_MARKERS = ("Cannot allocate memory", "Out of memory", "std::bad_alloc")
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    stall_seconds: float = 120.0
+    wall_seconds: float = 0.0  # 0 = no limit
+    max_memory_mb: int = 0  # 0 = no limit
+    kill_grace_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class StampedLine:
+    """A line FFmpeg logged, with the media time it had reached when the line arrived."""
+
+    at_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    returncode: int
+    elapsed_s: float
+    processed_s: float
+    stderr_tail: str
+    log_lines: tuple[StampedLine, ...] = field(default=())
+
+
+def parse_progress_block(lines: list[str]) -> dict[str, str]:
+    """``key=value`` lines of one ``-progress`` block as a dict."""
+    block: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep:
+            block[key.strip()] = value.strip()
+    return block
+
+
+def processed_seconds(block: dict[str, str]) -> float | None:
+    """Media seconds processed according to a progress block (None when FFmpeg says N/A)."""
+    raw = block.get("out_time_us") or block.get("out_time_ms")
+    try:
+        value = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return None if value is None or value < 0 else value / 1_000_000
+
+
+def _limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
+    if max_memory_mb <= 0:
+        return None
+    limit = max_memory_mb * 1024 * 1024
+
+    def apply() -> None:  # runs in the child between fork and exec
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def _pump(stream: IO[str], name: str, sink: queue.Queue[tuple[str, str | None]]) -> None:
+    for line in stream:
+        sink.put((name, line.rstrip("\n")))
+    sink.put((name, None))
+
+
+class _Watch:
+    """State of one FFmpeg run, advanced by the lines it writes."""
+
+    def __init__(self, limits: RunLimits, duration_s: float | None) -> None:
+        self.limits = limits
+        self.duration_s = duration_s
+        self.started = time.monotonic()
+        self.last_advance = self.started
+        self.processed = 0.0
+        self.block: list[str] = []
+        self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.log_lines: list[StampedLine] = []
+        self.open_streams = 2
+
+    def on_stdout(self, line: str, on_progress: ProgressCallback | None) -> None:
+        self.block.append(line)
+        if not line.startswith("progress="):
+            return
+        seconds = processed_seconds(parse_progress_block(self.block))
+        self.block = []
+        if seconds is not None and seconds > self.processed:
+            self.processed = seconds
+            self.last_advance = time.monotonic()
+            if on_progress is not None:
+                on_progress(seconds)
+
+    def on_stderr(self, line: str) -> None:
+        self.tail.append(line)
+        self.log_lines.append(StampedLine(self.processed, line))
+
+    def percent(self) -> str:
+        if not self.duration_s:
+            return f"{self.processed:.0f} s"
+        return f"{min(100.0, 100.0 * self.processed / self.duration_s):.0f}%"
+
+    def overdue(self) -> Exception | None:
+        now = time.monotonic()
+        stalled_for = now - self.last_advance
+        if stalled_for >= self.limits.stall_seconds:
+            return FfmpegStalled(
+                f"FFmpeg made no progress for {stalled_for:.0f} s at {self.percent()} — killed"
+            )
+        if self.limits.wall_seconds and now - self.started >= self.limits.wall_seconds:
+            return FfmpegTimedOut(
+                f"FFmpeg ran longer than the {self.limits.wall_seconds:.0f} s limit "
+                f"at {self.percent()} — killed"
+            )
+        return None
+
+
+def kill_group(proc: subprocess.Popen[str], grace_seconds: float) -> None:
+    """SIGTERM the process group (waking it if stopped), then SIGKILL after the grace period."""
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGCONT):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+    try:
+        proc.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        proc.wait()
+
+
+def ffmpeg_argv(binary: str, args: list[str]) -> list[str]:
+    """The full command: quiet banner, no stdin, machine-readable progress, errors only."""
+    return [
+        binary,
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-loglevel",
+        "level+error",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "0.5",
+        *args,
+    ]
+
+
+def run_ffmpeg(
+    binary: str,
+    args: list[str],
+    *,
+    limits: RunLimits,
+    duration_s: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run FFmpeg to the end under the watchdog; raise a typed error when it fails."""
+    argv = ffmpeg_argv(binary, args)
+    log.debug("running %s", shlex.join(argv))
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_limit_memory(limits.max_memory_mb),  # noqa: PLW1509 - only setrlimit
+    )
+    watch = _Watch(limits, duration_s)
+    try:
+        _follow(proc, watch, on_progress)
+    except BaseException:
+        kill_group(proc, limits.kill_grace_seconds)
+        raise
+    finally:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+    return _result(proc.wait(), watch)
+
+
+def _follow(
+    proc: subprocess.Popen[str], watch: _Watch, on_progress: ProgressCallback | None
+) -> None:
+    events: queue.Queue[tuple[str, str | None]] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    for stream, name in ((proc.stdout, "out"), (proc.stderr, "err")):
+        threading.Thread(target=_pump, args=(stream, name, events), daemon=True).start()
+    while watch.open_streams:
+        problem = watch.overdue()
+        if problem is not None:
+            raise problem
+        try:
+            name, line = events.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            continue
+        if line is None:
+            watch.open_streams -= 1
+        elif name == "out":
+            watch.on_stdout(line, on_progress)
+        else:
+            watch.on_stderr(line)
+
+
+def _result(returncode: int, watch: _Watch) -> RunResult:
+    tail = "\n".join(watch.tail)
+    if returncode != 0:
+        if watch.limits.max_memory_mb and (
+            any(marker in tail for marker in _MEMORY_MARKERS) or returncode < 0
+        ):
+            raise FfmpegMemoryExceeded(
+                f"memory limit exceeded ({watch.limits.max_memory_mb} MB) while analysing"
+                " — not retried"
+            )
+        raise FfmpegFailed(returncode, tail)
+    return RunResult(
+        returncode=returncode,
+        elapsed_s=time.monotonic() - watch.started,
+        processed_s=watch.processed,
+        stderr_tail=tail,
+        log_lines=tuple(watch.log_lines),
+    )
