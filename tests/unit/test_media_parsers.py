@@ -1,0 +1,150 @@
+"""Pure parsers of FFmpeg's metadata and progress output, on saved samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kickflow.media.audio import loudness_from, silence_from
+from kickflow.media.graph import AnalysisOptions, analysis_size, build_plan
+from kickflow.media.inputs import looks_like_text, sniff_playlist
+from kickflow.media.metadata import (
+    detector_segments,
+    linear_to_db,
+    merge_times,
+    parse_metadata_print,
+    subtract,
+)
+from kickflow.media.model import AudioStream, MediaInfo, Segment, VideoStream
+from kickflow.media.runner import parse_progress_block, processed_seconds
+from kickflow.media.video import freezes_outside_black, interlace_from
+
+EBUR128_SAMPLE = """\
+frame:0    pts:0       pts_time:0
+lavfi.r128.M=-120.691
+lavfi.r128.S=-120.691
+lavfi.r128.I=-70.000
+lavfi.r128.LRA=0.000
+lavfi.r128.true_peaks_ch0=0.097
+lavfi.r128.true_peak=0.097
+frame:1    pts:4800    pts_time:0.1
+lavfi.r128.M=-23.1
+lavfi.r128.S=-23.4
+lavfi.r128.I=-23.02
+lavfi.r128.LRA=3.5
+lavfi.r128.true_peaks_ch0=1.05
+lavfi.r128.true_peak=1.05
+lavfi.r128.sample_peak=0.5
+"""
+
+
+def test_metadata_print_frames_and_values() -> None:
+    frames = parse_metadata_print(EBUR128_SAMPLE)
+    assert [f.t for f in frames] == [0.0, 0.1]
+    assert frames[1].number("lavfi.r128.I") == -23.02
+    assert frames[0].number("missing") is None
+
+
+def test_loudness_uses_last_frame_and_converts_linear_peaks() -> None:
+    loud = loudness_from(parse_metadata_print(EBUR128_SAMPLE), channels=1)
+    assert loud.integrated_lufs == -23.02
+    assert loud.range_lu == 3.5
+    assert loud.true_peak_dbtp == pytest.approx(0.42, abs=0.01)  # 1.05 linear
+    assert loud.sample_peak_dbfs == pytest.approx(-6.02, abs=0.01)
+    assert loud.curve[1].momentary == -23.1
+
+
+def test_loudness_below_gate_is_none() -> None:
+    text = "frame:0 pts:0 pts_time:0\nlavfi.r128.I=-70.000\nlavfi.r128.LRA=0\n"
+    assert loudness_from(parse_metadata_print(text), channels=2).integrated_lufs is None
+
+
+def test_detections_use_true_start_and_close_at_end() -> None:
+    text = (
+        "frame:10 pts:10 pts_time:5.0\nlavfi.silence_start=3.0\n"
+        "frame:20 pts:20 pts_time:7.0\nlavfi.silence_end=6.5\n"
+        "frame:30 pts:30 pts_time:9.0\nlavfi.silence_start=8.0\n"
+    )
+    segs = detector_segments(
+        parse_metadata_print(text), "lavfi.silence_start", "lavfi.silence_end", 10.0
+    )
+    assert segs == [Segment(3.0, 6.5), Segment(8.0, 10.0)]
+
+
+def test_channel_silence_excludes_whole_mix_silence() -> None:
+    text = (
+        "frame:1 pts:1 pts_time:2\nlavfi.silence_start=1\nlavfi.silence_start.1=1\n"
+        "lavfi.silence_start.2=1\n"
+        "frame:2 pts:2 pts_time:3\nlavfi.silence_end=3\nlavfi.silence_end.1=3\n"
+    )
+    mix, per_channel = silence_from(parse_metadata_print(text), 2, end_s=10.0)
+    assert mix == [Segment(1, 3)]
+    assert per_channel == [Segment(3, 10, channel=2)]
+
+
+def test_merge_subtract_and_db() -> None:
+    assert merge_times([1.0, 1.1, 1.2, 3.0], 0.1, max_gap=0.5) == [
+        Segment(1.0, 1.3),
+        Segment(3.0, 3.1),
+    ]
+    assert subtract([Segment(0, 10)], [Segment(2, 3)]) == [Segment(0, 2), Segment(3, 10)]
+    assert linear_to_db(0.0) is None
+    assert linear_to_db(1.0) == 0.0
+
+
+def test_freeze_inside_black_is_dropped() -> None:
+    black = [Segment(3.0, 5.0)]
+    assert freezes_outside_black([Segment(3.0, 5.0), Segment(7, 9)], black) == [Segment(7, 9)]
+
+
+def test_interlace_needs_one_consistent_field_order() -> None:
+    def frames(verdicts: list[str]) -> str:
+        return "".join(
+            f"frame:{i} pts:{i} pts_time:{i / 8}\nlavfi.idet.single.current_frame={v}\n"
+            for i, v in enumerate(verdicts)
+        )
+
+    interlaced, counts = interlace_from(parse_metadata_print(frames(["tff"] * 24)))
+    assert interlaced == [Segment(0.0, 3.0)] and counts == {"tff": 24}
+    mixed = ["tff", "bff", "progressive", "tff"] * 6
+    assert interlace_from(parse_metadata_print(frames(mixed)))[0] == []
+
+
+def test_progress_block() -> None:
+    block = parse_progress_block(["frame=50", "out_time_us=2500000", "progress=continue"])
+    assert processed_seconds(block) == 2.5
+    assert processed_seconds({"out_time_us": "N/A"}) is None
+
+
+def test_playlist_and_text_sniffing() -> None:
+    assert sniff_playlist(b"#EXTM3U\n#EXT-X-VERSION:3\n")
+    assert sniff_playlist(b"\xef\xbb\xbfffconcat version 1.0\nfile 'a.mp4'\n")
+    assert not sniff_playlist(b"\x00\x00\x00\x18ftypmp42")
+    assert looks_like_text(b"hello world\n")
+    assert not looks_like_text(b"\x00\x00\x00\x18ftypmp42")
+
+
+def _video(width: int = 1920, height: int = 1080) -> VideoStream:
+    return VideoStream(0, "h264", None, width, height, 25.0, 25.0, False, "progressive",
+                       "yuv420p", 8, None, None, None, None, 0.0, 10.0)  # fmt: skip
+
+
+def test_plan_has_one_input_and_every_branch() -> None:
+    media = MediaInfo("x.mp4", 1, "mp4", 10.0, None, (_video(),),
+                      (AudioStream(1, "aac", 48000, 2, "stereo", 0.0, 10.0),))  # fmt: skip
+    plan = build_plan(media, Path("/in/x.mp4"), Path("/tmp/w"), AnalysisOptions(), frozenset())
+    assert plan.args.count("-i") == 1
+    assert plan.args[plan.args.index("-protocol_whitelist") + 1] == "file,pipe"
+    assert {b.name for b in plan.branches} == {
+        "loudness", "silence", "astats", "diff", "video", "idet",
+    }  # fmt: skip
+    graph = plan.args[plan.args.index("-filter_complex") + 1]
+    assert "fps=5.0" in graph and "scale=480:270" in graph and "cropdetect" not in graph
+    assert analysis_size(_video(720, 576), 480) == (480, 384)
+
+
+def test_plan_refuses_paths_that_would_break_the_graph() -> None:
+    media = MediaInfo("x.mp4", 1, "mp4", 10.0, None, (_video(),))
+    with pytest.raises(ValueError, match="unsafe"):
+        build_plan(media, Path("/in/x.mp4"), Path("/tmp/a:b"), AnalysisOptions(), frozenset())
