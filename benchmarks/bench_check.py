@@ -1,0 +1,130 @@
+"""Benchmark: `kickflow check` against the decode floor and against one pass per analysis.
+
+Generates (and caches) 1080p25 H.264 + stereo AAC files, then measures in one run, side by side:
+  (a) decode only: ``ffmpeg -i F -f null -`` with the same binary — the floor;
+  (b) ``kickflow check F`` with every check;
+  (c) the naive way: one FFmpeg pass per analysis filter.
+Prints wall time, CPU time and peak RSS of each, and the ratios b/a and c/b; then peak RSS of
+(b) on a short and a long file, to show memory stays flat with length.
+
+    .venv/bin/python benchmarks/bench_check.py [--minutes 10] [--short-minutes 2] [--skip-naive]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kickflow.media.binaries import find_ffmpeg
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+TONES = "0.1*sin(2*PI*440*t)|0.1*sin(2*PI*660*t)"
+NAIVE_FILTERS = [
+    ("-af", "ebur128=peak=true"),
+    ("-af", "silencedetect=n=-60dB:d=1"),
+    ("-af", "astats=metadata=1:reset=1"),
+    ("-af", "aphasemeter=video=0"),
+    ("-vf", "blackdetect=d=0.5"),
+    ("-vf", "freezedetect=d=2"),
+    ("-vf", "signalstats=stat=brng"),
+    ("-vf", "idet"),
+    ("-vf", "cropdetect"),
+]
+
+
+@dataclass
+class Run:
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+
+    def __add__(self, other: Run) -> Run:
+        return Run(
+            self.wall_s + other.wall_s,
+            self.cpu_s + other.cpu_s,
+            max(self.peak_rss_mb, other.peak_rss_mb),
+        )
+
+
+def measure(cmd: list[str]) -> Run:
+    """Wall time, CPU (user+sys, with children) and peak RSS of one command."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):  # kickflow check exits 1 for a failed verdict
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"command failed ({code}): {' '.join(cmd)}\n{err}")
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+
+
+def make_file(ffmpeg: str, minutes: float) -> Path:
+    CACHE.mkdir(exist_ok=True)
+    target = CACHE / f"bench-{minutes:g}min-1080p25.mp4"
+    if target.exists():
+        return target
+    seconds = int(minutes * 60)
+    print(f"generating {target.name} (one-off, cached)…", file=sys.stderr)
+    subprocess.run(
+        [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=25:d={seconds}",
+         "-f", "lavfi", "-i", f"aevalsrc={TONES}:s=48000:d={seconds}",
+         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "192k", str(target) + ".part.mp4"],
+        check=True,
+    )  # fmt: skip
+    Path(str(target) + ".part.mp4").rename(target)
+    return target
+
+
+def kickflow_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-m", "kickflow", "check", str(path), "--json", os.devnull]
+
+
+def naive(ffmpeg: str, path: Path) -> Run:
+    total = Run(0.0, 0.0, 0.0)
+    for flag, graph in NAIVE_FILTERS:
+        total = total + measure(
+            [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path), flag, graph,
+             "-f", "null", "-"]
+        )  # fmt: skip
+    return total
+
+
+def row(name: str, run: Run) -> str:
+    return f"{name:<34} {run.wall_s:9.1f} {run.cpu_s:9.1f} {run.peak_rss_mb:10.0f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--short-minutes", type=float, default=2.0)
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args()
+    ffmpeg = find_ffmpeg().path
+    long_file = make_file(ffmpeg, args.minutes)
+    short_file = make_file(ffmpeg, args.short_minutes)
+    decode = measure([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                      "-i", str(long_file), "-f", "null", "-"])  # fmt: skip
+    check = measure(kickflow_cmd(long_file))
+    print(f"{'file: ' + long_file.name:<34} {'wall s':>9} {'cpu s':>9} {'peak MB':>10}")
+    print(row("(a) decode only", decode))
+    print(row("(b) kickflow check", check))
+    print(f"b/a wall {check.wall_s / decode.wall_s:.2f}   cpu {check.cpu_s / decode.cpu_s:.2f}")
+    if not args.skip_naive:
+        slow = naive(ffmpeg, long_file)
+        print(row("(c) one pass per analysis", slow))
+        print(f"c/b wall {slow.wall_s / check.wall_s:.2f}   cpu {slow.cpu_s / check.cpu_s:.2f}")
+    short = measure(kickflow_cmd(short_file))
+    print(row(f"(b) on {args.short_minutes:g} min", short))
+    print(f"peak RSS long/short {check.peak_rss_mb / short.peak_rss_mb:.2f}")
+
+
+if __name__ == "__main__":
+    main()
