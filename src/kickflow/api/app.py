@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kickflow import __version__
+from kickflow.api import errors
+from kickflow.api.context import Services, WorkerControl
+from kickflow.api.limits import RequestLimits
+from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web
+from kickflow.config import Settings, get_settings
+from kickflow.jobs.store import JobStore
+from kickflow.storage import UploadStorage
+
+MAX_JSON_BYTES = 1024 * 1024
+UPLOAD_PATH = "/api/qc/jobs"
+DESCRIPTION = """Media QC as a service. Every `/api/qc/*` route needs
+`Authorization: Bearer <token>` (create one with `kickflow admin create-token`). Errors are
+always `{"error": {"code": ..., "message": ...}}`."""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: JobStore | None = None,
+    workers: WorkerControl | None = None,
+    background: Callable[[], Callable[[], None]] | None = None,
+) -> FastAPI:
+    """The API. ``background`` is started with the app and returns its stop function
+    (``kickflow serve`` uses it for the reaper and the embedded worker slots)."""
+    settings = settings or get_settings()
+    store = store or JobStore(settings=settings)
+    storage = UploadStorage(settings.data_dir, settings.max_upload_mb * 1024 * 1024)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = background() if background else None
+        try:
+            yield
+        finally:
+            if stop:
+                stop()
+
+    app = FastAPI(
+        title="KickFlow QC", version=__version__, description=DESCRIPTION, lifespan=lifespan
+    )
+    app.state.services = Services(settings, store, storage, workers)
+    errors.install(app)
+    app.add_middleware(
+        RequestLimits,
+        max_json_bytes=MAX_JSON_BYTES,
+        max_upload_bytes=storage.max_request_bytes,
+        upload_path=UPLOAD_PATH,
+    )
+    for module in (health, jobs, progress, control, debug, metrics, web):
+        app.include_router(module.router)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """``uvicorn --factory kickflow.api.app:app_from_env``: the API alone, settings from env."""
+    return create_app()

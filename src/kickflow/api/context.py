@@ -1,0 +1,39 @@
+"""What the routes share: settings, the job store, upload storage, embedded worker control."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from kickflow.config import Settings
+from kickflow.jobs.store import JobStore
+from kickflow.storage import UploadStorage
+
+
+class WorkerControl(Protocol):
+    """The embedded worker slots of `kickflow serve` (absent with --workers 0)."""
+
+    def trigger(self) -> dict[str, object]:
+        """Wake idle slots and restart dead or hung ones; returns what was done."""
+        ...
+
+
+@dataclass
+class Services:
+    """Long-lived objects of one API process."""
+
+    settings: Settings
+    store: JobStore
+    storage: UploadStorage
+    workers: WorkerControl | None = None
+
+
+def services(request: Request) -> Services:
+    """FastAPI dependency: the app's services."""
+    svc: Services = request.app.state.services
+    return svc
+
+
+Svc = Annotated[Services, Depends(services)]

@@ -1,0 +1,117 @@
+"""The runbook's debug endpoint: ``GET /api/qc/debug`` and ``POST /api/qc/debug {action}``
+(admin only, scoped to the caller's organisation)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter
+
+from kickflow.api import views
+from kickflow.api.auth import Admin
+from kickflow.api.context import Services, Svc
+from kickflow.api.schemas import DEBUG_ACTIONS, DebugAction
+from kickflow.api.tokens import Principal
+from kickflow.errors import KickflowError, RequestInvalid, UnknownAction
+from kickflow.jobs import queue
+from kickflow.jobs.db import write_tx
+from kickflow.jobs.models import Job
+from kickflow.jobs.states import JobState
+
+router = APIRouter(prefix="/api/qc", tags=["debug"])
+
+
+@router.get("/debug", summary="Counts, stuck jobs, recent errors and live workers (admin)")
+def debug(principal: Admin, svc: Svc) -> dict[str, Any]:
+    store, org = svc.store, principal.org_id
+    workers = store.live_workers()
+    return {
+        "counts": store.counts(org),
+        "stuckJobs": [views.stuck_job(j) for j in store.stuck_jobs(org)],
+        "recentErrors": [views.event(e) | {"jobId": e.job_id} for e in store.recent_errors(org)],
+        "workers": [
+            {
+                "id": w.id,
+                "hostname": w.hostname,
+                "pid": w.pid,
+                "concurrency": w.concurrency,
+                "state": w.state,
+                "lastHeartbeatAt": views.iso(w.heartbeat_at),
+            }
+            for w in workers
+        ],
+        "reaper": store.reaper_status()
+        | {"interval_seconds": svc.settings.reaper_interval_seconds},
+        "queuePaused": store.queue_paused(),
+    }
+
+
+def _retry_one(svc: Services, org_id: str, job_id: str) -> Job:
+    """Re-queue one job: a stuck running one at once (its worker is fenced off), others via
+    the dead-letter redrive."""
+    job = svc.store.get(org_id, job_id)
+    if job.state is not JobState.RUNNING:
+        return svc.store.retry(org_id, job_id, "re-queued by an operator (retry_specific)")
+    if job.id not in {j.id for j in svc.store.stuck_jobs(org_id)}:
+        raise RequestInvalid(f"job {job_id} is running and making progress: not stuck, left alone")
+    with write_tx(svc.store.engine) as conn:
+        return queue.retry_stuck_now(
+            conn, queue.locked(conn, org_id, job_id), "stuck: re-queued by an operator"
+        )
+
+
+def retry_specific(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:
+    if (req.job_id is None) == (req.job_ids is None):
+        raise RequestInvalid("retry_specific needs exactly one of jobId or jobIds")
+    ids = [req.job_id] if req.job_id else list(dict.fromkeys(req.job_ids or []))
+    if len(ids) == 1:  # one job: its error is the answer (404, 409 …)
+        return views.bulk([_retry_one(svc, p.org_id, ids[0])], {})
+    done, refused = [], {}
+    for job_id in ids:
+        try:
+            done.append(_retry_one(svc, p.org_id, job_id))
+        except KickflowError as exc:
+            refused[job_id] = exc.message
+    return views.bulk(done, refused)
+
+
+def retry_stuck(svc: Services, p: Principal, _: DebugAction) -> dict[str, Any]:
+    result = svc.store.retry_stuck(p.org_id)
+    return views.bulk(result.done, result.refused)
+
+
+def cancel_stuck(svc: Services, p: Principal, _: DebugAction) -> dict[str, Any]:
+    result = svc.store.cancel_stuck(p.org_id)
+    return views.bulk(result.done, result.refused)
+
+
+def trigger_worker(svc: Services, _: Principal, __: DebugAction) -> dict[str, Any]:
+    live = len(svc.store.live_workers())
+    if svc.workers is None:
+        return {
+            "embedded": False,
+            "liveWorkers": live,
+            "message": "no embedded workers in this process (--workers 0); "
+            "remote workers poll every KICKFLOW_POLL_SECONDS",
+        }
+    return {"embedded": True, "liveWorkers": live, **svc.workers.trigger()}
+
+
+ACTIONS: dict[str, Callable[[Services, Principal, DebugAction], dict[str, Any]]] = {
+    "retry_specific": retry_specific,
+    "retry_stuck": retry_stuck,
+    "cancel_stuck": cancel_stuck,
+    "trigger_worker": trigger_worker,
+}
+assert tuple(ACTIONS) == DEBUG_ACTIONS
+
+
+@router.post("/debug", summary="Run a recovery action (admin)")
+def act(req: DebugAction, principal: Admin, svc: Svc) -> dict[str, Any]:
+    action = ACTIONS.get(req.action)
+    if action is None:
+        raise UnknownAction(
+            f"unknown action {req.action!r}: valid actions are {', '.join(DEBUG_ACTIONS)}"
+        )
+    return {"action": req.action, **action(svc, principal, req)}

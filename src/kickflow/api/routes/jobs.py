@@ -1,0 +1,195 @@
+"""``/api/qc/jobs``: submit (JSON path source or streamed multipart upload), list, show,
+report, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from kickflow.api import queries, uploads, views
+from kickflow.api.auth import Member, Viewer
+from kickflow.api.context import Services, Svc
+from kickflow.api.schemas import SubmitJob, SubmitOptions
+from kickflow.errors import ProfileNotFound, ReportNotReady
+from kickflow.jobs import sources
+from kickflow.jobs.db import write_tx
+from kickflow.jobs.models import Job
+from kickflow.profiles.loader import ALIASES, builtin_profile_names
+from kickflow.storage import StoredUpload
+
+router = APIRouter(prefix="/api/qc", tags=["jobs"])
+JobIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+
+SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": SubmitJob.model_json_schema(by_alias=True)},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "profile": {"type": "string"},
+                        "priority": {"type": "integer", "minimum": -100, "maximum": 100},
+                        "project": {"type": "string"},
+                        "idempotencyKey": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def check_profile(name: str) -> str:
+    """Only built-in profiles over HTTP (never a path on the server)."""
+    if ALIASES.get(name, name) not in builtin_profile_names():
+        known = ", ".join(["default", *builtin_profile_names()])
+        raise ProfileNotFound(f"profile: unknown profile {name!r} (use one of {known})")
+    return name
+
+
+def _parsed(model: type[SubmitOptions], data: bytes | dict[str, Any]) -> SubmitOptions:
+    try:
+        if isinstance(data, bytes):
+            return model.model_validate_json(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def _enqueue(
+    svc: Services,
+    org_id: str,
+    opts: SubmitOptions,
+    kind: str,
+    ref: str,
+    name: str,
+    size: int | None,
+    key: str | None,
+) -> Job:
+    return svc.store.enqueue(
+        org_id,
+        kind,
+        ref,
+        file_name=name,
+        profile=opts.profile,
+        project=opts.project,
+        priority=opts.priority,
+        idempotency_key=key,
+        file_size=size,
+    )
+
+
+def _submit_path(svc: Services, org_id: str, body: bytes) -> Job:
+    req = _parsed(SubmitJob, body)
+    assert isinstance(req, SubmitJob)
+    check_profile(req.profile)
+    info = sources.inspect("path", req.source.path, svc.settings)
+    return _enqueue(
+        svc, org_id, req, "path", req.source.path, info.file_name, info.size, req.idempotency_key
+    )
+
+
+def _enqueue_uploads(
+    svc: Services, org_id: str, opts: SubmitOptions, stored: list[StoredUpload]
+) -> list[Job]:
+    out = []
+    for index, item in enumerate(stored):
+        key = opts.idempotency_key
+        if key and len(stored) > 1:
+            key = f"{key}#{index}"
+        ref = item.path.relative_to(svc.storage.root).as_posix()
+        job = _enqueue(svc, org_id, opts, "upload", ref, item.name, item.size, key)
+        if job.source_ref != ref:  # an earlier submission with the same key won
+            svc.storage.remove(item.path)
+        out.append(job)
+    return out
+
+
+async def _submit_upload(svc: Services, org_id: str, request: Request) -> list[Job]:
+    with svc.storage.batch(org_id) as batch:
+        form = await uploads.receive(request, batch)
+        opts = _parsed(SubmitOptions, dict(form.fields))
+        check_profile(opts.profile)
+        stored = await run_in_threadpool(batch.commit)
+        return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored)
+
+
+def _created(job: Job) -> dict[str, Any]:
+    return {**views.job_summary(job), "source": views.source(job)}
+
+
+@router.post(
+    "/jobs",
+    status_code=201,
+    summary="Submit a job: JSON path source, or multipart upload (field `file`, repeatable)",
+    openapi_extra=SUBMIT_BODY,
+)
+async def submit(request: Request, principal: Member, svc: Svc) -> JSONResponse:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "multipart/form-data":
+        jobs = await _submit_upload(svc, principal.org_id, request)
+        body = {"jobs": [_created(j) for j in jobs]} if len(jobs) > 1 else _created(jobs[0])
+        return JSONResponse(body, status_code=201)
+    raw = await request.body()
+    job = await run_in_threadpool(_submit_path, svc, principal.org_id, raw)
+    return JSONResponse(_created(job), status_code=201)
+
+
+@router.get("/jobs", summary="List jobs, newest first, with cursor pagination")
+def list_jobs(
+    principal: Viewer,
+    svc: Svc,
+    state: Literal["queued", "running", "completed", "failed", "cancelled", "paused"] | None = None,
+    verdict: Literal["passed", "needs_review", "failed"] | None = None,
+    project: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    page = svc.store.list_jobs(
+        principal.org_id, state=state, verdict=verdict, project=project, cursor=cursor, limit=limit
+    )
+    return {"jobs": [views.job_summary(j) for j in page.jobs], "nextCursor": page.next_cursor}
+
+
+@router.get("/jobs/{job_id}", summary="One job with its history")
+def show(job_id: JobIdPath, principal: Viewer, svc: Svc) -> dict[str, Any]:
+    job = svc.store.get(principal.org_id, job_id)
+    return views.job_detail(job, svc.store.events(job.id, principal.org_id))
+
+
+@router.get("/jobs/{job_id}/report", summary="The QC report (JSON, or ?format=html|csv)")
+def report(
+    job_id: JobIdPath,
+    principal: Viewer,
+    svc: Svc,
+    format: Literal["json", "html", "csv"] = "json",
+) -> Response:
+    job = svc.store.get(principal.org_id, job_id)
+    if job.report is None:
+        raise ReportNotReady(f"job {job.id} is {job.state.value}: no report yet")
+    if format == "json":
+        return JSONResponse(job.report)
+    from kickflow import report as rendering
+
+    if format == "html":
+        return Response(rendering.render_html(job.report), media_type="text/html; charset=utf-8")
+    headers = {"Content-Disposition": f'attachment; filename="{job.id}.csv"'}
+    return Response(rendering.render_csv(job.report), media_type="text/csv", headers=headers)
+
+
+@router.delete("/jobs/{job_id}", summary="Delete a job (cancelled first if active) and its upload")
+def delete(job_id: JobIdPath, principal: Member, svc: Svc) -> dict[str, Any]:
+    with write_tx(svc.store.engine) as conn:
+        job = queries.delete_job(conn, principal.org_id, job_id)
+    if job.source_type == "upload":
+        svc.storage.remove(svc.storage.root / job.source_ref)
+    return {"id": job.id, "deleted": True, "state": job.state.value}

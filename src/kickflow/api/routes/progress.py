@@ -1,0 +1,92 @@
+"""Progress: ``GET /api/qc/progress`` for polling, ``GET /api/qc/events`` as server-sent events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from kickflow.api import queries, views
+from kickflow.api.auth import Viewer
+from kickflow.api.context import Svc
+from kickflow.errors import JobNotFound, RequestInvalid
+from kickflow.jobs.db import read_tx
+from kickflow.jobs.store import JobStore
+
+router = APIRouter(prefix="/api/qc", tags=["progress"])
+MAX_IDS = 200
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+
+
+def _ids(job_id: str | None, job_ids: str | None) -> list[str]:
+    if (job_id is None) == (job_ids is None):
+        raise RequestInvalid("give exactly one of jobId or jobIds (comma-separated)")
+    ids = [job_id] if job_id else [i.strip() for i in (job_ids or "").split(",") if i.strip()]
+    if not ids or len(ids) > MAX_IDS:
+        raise RequestInvalid(f"jobIds: between 1 and {MAX_IDS} ids")
+    return list(dict.fromkeys(ids))
+
+
+@router.get("/progress", summary="State, phase and progress of one or several jobs")
+def progress(
+    principal: Viewer,
+    svc: Svc,
+    job_id: Annotated[str | None, Query(alias="jobId", max_length=64)] = None,
+    job_ids: Annotated[str | None, Query(alias="jobIds", max_length=20_000)] = None,
+) -> dict[str, Any]:
+    ids = _ids(job_id, job_ids)
+    with read_tx(svc.store.engine) as conn:
+        found = queries.jobs_by_ids(conn, principal.org_id, ids)
+    if job_id is not None:
+        if not found:
+            raise JobNotFound(f"no job {job_id}")
+        return views.progress(found[0])
+    missing = [i for i in ids if i not in {j.id for j in found}]
+    return {"jobs": [views.progress(j) for j in found], "notFound": missing}
+
+
+def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+async def _stream(
+    request: Request, store: JobStore, org_id: str, since: float
+) -> AsyncIterator[str]:
+    yield _sse("ready", {"since": since})
+    last_sent = time.monotonic()
+    while not await request.is_disconnected():
+        changed = await anyio.to_thread.run_sync(store.changed_since, org_id, since)
+        for job in changed:
+            since = max(since, job.updated_at)
+            yield _sse("job", views.progress(job), event_id=repr(job.updated_at))
+        if changed:
+            last_sent = time.monotonic()
+        elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+            yield ": keep-alive\n\n"
+            last_sent = time.monotonic()
+        await anyio.sleep(POLL_SECONDS)
+
+
+@router.get(
+    "/events",
+    summary="Server-sent events: every state/progress change of your organisation's jobs",
+    response_class=StreamingResponse,
+)
+async def events(request: Request, principal: Viewer, svc: Svc) -> StreamingResponse:
+    last = request.headers.get("last-event-id", "")
+    try:
+        since = float(last) if last else await anyio.to_thread.run_sync(svc.store.now)
+    except ValueError:
+        raise RequestInvalid("Last-Event-ID: not an id this stream sent") from None
+    return StreamingResponse(
+        _stream(request, svc.store, principal.org_id, since),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,90 @@
+"""Request bodies. Unknown fields are refused, and every error names its field."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+JobId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+JobIds = Annotated[list[JobId], Field(min_length=1, max_length=1000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PathSource(Body):
+    """A file on the service's file system, under one of KICKFLOW_ALLOWED_ROOTS."""
+
+    type: Literal["path"]
+    path: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+class SubmitOptions(Body):
+    """Options shared by JSON and multipart submissions."""
+
+    profile: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "default"
+    priority: Annotated[int, Field(ge=-100, le=100)] = 0
+    project: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, alias="idempotencyKey"
+    )
+
+
+class SubmitJob(SubmitOptions):
+    """``POST /api/qc/jobs`` with a JSON body."""
+
+    source: PathSource
+
+
+class OneOrMany(Body):
+    """``jobId`` or ``jobIds``: exactly one of them."""
+
+    job_id: JobId | None = Field(None, alias="jobId")
+    job_ids: JobIds | None = Field(None, alias="jobIds")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OneOrMany:
+        if (self.job_id is None) == (self.job_ids is None):
+            raise ValueError("give exactly one of jobId or jobIds")
+        return self
+
+    def ids(self) -> list[str]:
+        """The job ids, in order, without duplicates."""
+        return list(dict.fromkeys([self.job_id] if self.job_id else self.job_ids or []))
+
+
+class CancelRequest(Body):
+    """``POST /api/qc/cancel``: ``jobId``, ``jobIds`` or ``all: true``."""
+
+    job_id: JobId | None = Field(None, alias="jobId")
+    job_ids: JobIds | None = Field(None, alias="jobIds")
+    all: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CancelRequest:
+        given = sum([self.job_id is not None, self.job_ids is not None, self.all])
+        if given != 1:
+            raise ValueError("give exactly one of jobId, jobIds or all: true")
+        return self
+
+
+class PauseRequest(Body):
+    """``POST /api/qc/pause``."""
+
+    job_ids: JobIds = Field(alias="jobIds")
+    action: Literal["pause", "resume"]
+
+
+DebugActionName = Literal["retry_specific", "retry_stuck", "cancel_stuck", "trigger_worker"]
+DEBUG_ACTIONS: tuple[str, ...] = ("retry_specific", "retry_stuck", "cancel_stuck", "trigger_worker")
+
+
+class DebugAction(Body):
+    """``POST /api/qc/debug``; the action is checked by the route to list the valid ones."""
+
+    action: Annotated[str, StringConstraints(max_length=100)]
+    job_id: JobId | None = Field(None, alias="jobId")
+    job_ids: JobIds | None = Field(None, alias="jobIds")
+    reason: Annotated[str, StringConstraints(max_length=500)] | None = None

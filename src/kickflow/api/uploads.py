@@ -1,0 +1,123 @@
+"""Streamed multipart uploads: each file part goes straight to upload storage as it arrives.
+
+Starlette's own form parser spools whole files to a temporary file before the route runs; this
+one validates the file name from the part headers before writing a byte, and counts bytes
+against the limit while they arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+from fastapi import Request
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from kickflow.errors import RequestInvalid
+from kickflow.storage import UploadBatch
+
+FILE_FIELD = "file"
+MAX_FIELD_BYTES = 4096
+
+
+@dataclass
+class UploadForm:
+    """The non-file fields of the form and the names of the files received."""
+
+    fields: dict[str, str] = field(default_factory=dict)
+    file_names: list[str] = field(default_factory=list)
+
+
+class _Receiver:
+    """Callbacks for python-multipart's streaming parser."""
+
+    def __init__(self, batch: UploadBatch) -> None:
+        self.batch = batch
+        self.form = UploadForm()
+        self._headers: dict[bytes, bytes] = {}
+        self._hname = b""
+        self._hvalue = b""
+        self._field: str | None = None
+        self._value = bytearray()
+
+    def on_part_begin(self) -> None:
+        self._headers.clear()
+        self._field = None
+        self._value.clear()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._hname += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._hvalue += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[self._hname.strip().lower()] = self._hvalue.strip()
+        self._hname, self._hvalue = b"", b""
+
+    def on_headers_finished(self) -> None:
+        disposition = self._headers.get(b"content-disposition", b"")
+        _, params = parse_options_header(disposition)
+        name = _decode(params.get(b"name", b""), "field name")
+        filename = params.get(b"filename")
+        if name == FILE_FIELD:
+            if filename is None:
+                raise RequestInvalid("file: each file part needs a filename")
+            decoded = _decode(filename, "file name")
+            self.batch.start_file(decoded)
+            self.form.file_names.append(decoded)
+        elif filename is not None:
+            raise RequestInvalid(f"{name or 'unnamed part'}: files go in the field 'file'")
+        self._field = name
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._field == FILE_FIELD:
+            self.batch.write(data[start:end])
+            return
+        self._value += data[start:end]
+        if len(self._value) > MAX_FIELD_BYTES:
+            raise RequestInvalid(f"{self._field}: value longer than {MAX_FIELD_BYTES} bytes")
+
+    def on_part_end(self) -> None:
+        if self._field == FILE_FIELD:
+            self.batch.finish_file()
+        elif self._field is not None:
+            if self._field in self.form.fields:
+                raise RequestInvalid(f"{self._field}: given more than once")
+            self.form.fields[self._field] = _decode(bytes(self._value), self._field)
+
+
+def _decode(raw: bytes, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestInvalid(f"{what} is not valid UTF-8") from None
+
+
+def _boundary(content_type: str) -> bytes:
+    _, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise RequestInvalid("multipart body without a boundary in its Content-Type")
+    return boundary
+
+
+async def receive(request: Request, batch: UploadBatch) -> UploadForm:
+    """Stream the request's multipart body into ``batch``; returns the other form fields."""
+    receiver = _Receiver(batch)
+    callbacks = {
+        name: getattr(receiver, name)
+        for name in dir(receiver)
+        if name.startswith("on_") and callable(getattr(receiver, name))
+    }
+    parser = MultipartParser(_boundary(request.headers.get("content-type", "")), callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await anyio.to_thread.run_sync(parser.write, chunk)
+        parser.finalize()
+    except (ValueError, RuntimeError) as exc:  # the parser's MultipartParseError is a ValueError
+        raise RequestInvalid(f"malformed multipart body: {exc}") from exc
+    if not receiver.form.file_names:
+        raise RequestInvalid("file: at least one file is required")
+    return receiver.form
