@@ -44,7 +44,9 @@ def _under_cap(default_cap: int) -> ColumnElement[bool]:
     return sa.or_(cap <= 0, n_running < cap)
 
 
-def _candidates(limit: int, default_cap: int) -> sa.Select[tuple[str]]:
+def _candidates(limit: int, default_cap: int) -> sa.CTE:
+    # MATERIALIZED: the locked pick is computed once; an IN (sub-select … LIMIT) may be
+    # re-scanned by PostgreSQL's planner and then return more rows than the limit.
     return (
         sa.select(jobs.c.id)
         .where(
@@ -56,6 +58,8 @@ def _candidates(limit: int, default_cap: int) -> sa.Select[tuple[str]]:
         .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True, of=jobs)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
     )
 
 
@@ -64,8 +68,9 @@ def claim(
 ) -> list[Claimed]:
     """Claim up to ``limit`` due jobs for ``worker_id``: attempt += 1, fresh lease token."""
     now = db_now()
+    picked = _candidates(limit, default_cap)
     stmt = (
-        guarded("claim", jobs.c.id.in_(_candidates(limit, default_cap)))
+        guarded("claim", jobs.c.id == picked.c.id)
         .values(
             attempt=jobs.c.attempt + 1,
             lease_token=new_token(),
