@@ -131,3 +131,23 @@ def test_frame_accurate_mode_analyses_every_frame(clean_clip: Path) -> None:
     m = measure_file(clean_clip, AnalysisOptions(sample_fps=None))
     assert m.video is not None
     assert m.video.frames_analysed == 8 * 25
+
+
+def test_decode_errors_are_counted_with_times(media_dir: Path) -> None:
+    source = media_dir / "for-corruption.ts"
+    av_clip(
+        source,
+        10,
+        codec_args=["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-f", "mpegts"],
+    )
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2 // 188 * 188  # damage 40 TS packets' payloads around the middle
+    for k in range(40):
+        start = middle + k * 10 * 188
+        data[start + 4 : start + 188] = bytes((i * 37 + k) % 256 for i in range(184))
+    damaged = media_dir / "damaged.ts"
+    damaged.write_bytes(bytes(data))
+    m = measure_file(damaged)
+    assert m.decode_errors.count > 0
+    assert all(3.0 <= t <= 8.0 for t in m.decode_errors.times_s), m.decode_errors.times_s
+    assert m.decode_errors.samples

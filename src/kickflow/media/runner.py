@@ -30,6 +30,10 @@ log = logging.getLogger("kickflow.ffmpeg")
 ProgressCallback = Callable[[float], None]
 STDERR_TAIL_LINES = 40
 POLL_SECONDS = 0.25
+# Progress blocks come this often (wall clock): fine enough to stamp decode errors with the
+# media time they occurred at; the callback is throttled to CALLBACK_PERIOD_S.
+STATS_PERIOD_S = 0.1
+CALLBACK_PERIOD_S = 0.5
 _MEMORY_MARKERS = ("Cannot allocate memory", "Out of memory", "std::bad_alloc")
 
 
@@ -103,6 +107,7 @@ class _Watch:
         self.duration_s = duration_s
         self.started = time.monotonic()
         self.last_advance = self.started
+        self.last_callback = 0.0
         self.processed = 0.0
         self.block: list[str] = []
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
@@ -117,8 +122,9 @@ class _Watch:
         self.block = []
         if seconds is not None and seconds > self.processed:
             self.processed = seconds
-            self.last_advance = time.monotonic()
-            if on_progress is not None:
+            self.last_advance = now = time.monotonic()
+            if on_progress is not None and now - self.last_callback >= CALLBACK_PERIOD_S:
+                self.last_callback = now
                 on_progress(seconds)
 
     def on_stderr(self, line: str) -> None:
@@ -176,7 +182,7 @@ def ffmpeg_argv(binary: str, args: list[str]) -> list[str]:
         "-progress",
         "pipe:1",
         "-stats_period",
-        "0.5",
+        str(STATS_PERIOD_S),
         *args,
     ]
 
