@@ -161,7 +161,8 @@ def _dead_channel(ctx: Context, audio: AudioAnalysis, channel: int) -> list[Find
     audible_s = (ctx.duration_s or audio.analysed_duration_s) - total_s(audio.silence)
     if audible_s > 0 and total_s(alone) >= spec.dead_share * audible_s:
         share = min(1.0, total_s(alone) / audible_s)
-        return [ctx.finding(f"Channel {channel} is silent for {share:.0%} of the programme")]
+        message = f"Channel {channel} is silent for {share:.0%} of the programme"
+        return [ctx.finding(message, alone[0].start_s, alone[-1].end_s)]
     long_runs = [s for s in alone if s.duration_s >= spec.dead_min_s]
     return [ctx.at(s, f"Channel {channel} is silent for {span(s)}") for s in long_runs]
 

@@ -34,7 +34,10 @@ def check_streams(ctx: Context) -> Outcome:
         found.append(
             ctx.finding(f"Container {media.format_name} is not one of {', '.join(allowed)}")
         )
-    ok = f"{len(media.video)} video and {len(media.audio)} audio streams in {media.format_name}"
+    streams = (
+        f"{plural(len(media.video), 'video stream')}, {plural(len(media.audio), 'audio stream')}"
+    )
+    ok = f"{streams} in {media.format_name}"
     return result(found, ok)
 
 
