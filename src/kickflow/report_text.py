@@ -1,0 +1,120 @@
+"""The human summary of a report dict (for ``kickflow check``), and formatting shared with HTML."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+VERDICT_LABELS = {"passed": "PASSED", "needs_review": "NEEDS REVIEW", "failed": "FAILED"}
+STATUS_ORDER = ("failed", "warning", "passed", "skipped")
+
+
+def number(value: float | None, unit: str = "", digits: int = 1) -> str:
+    """``-23.0 LUFS``, or an em dash when there is no value."""
+    if value is None:
+        return "—"
+    return f"{value:.{digits}f} {unit}".rstrip()
+
+
+def size(size_bytes: int) -> str:
+    """``1.5 MB``: decimal units, like file managers."""
+    units = ("B", "kB", "MB", "GB", "TB")
+    value, step = float(size_bytes), 0
+    while value >= 1000 and step < len(units) - 1:
+        value, step = value / 1000, step + 1
+    return f"{size_bytes} B" if step == 0 else f"{value:.1f} {units[step]}"
+
+
+def video_stream(s: dict[str, Any]) -> str:
+    rate = f"{s['frame_rate']:.3f}".rstrip("0").rstrip(".") + " fps" if s.get("frame_rate") else ""
+    vfr = " (VFR)" if s.get("variable_frame_rate") else ""
+    parts = [s["codec"], f"{s['width']}x{s['height']}", rate + vfr, s.get("scan"), s.get("pix_fmt")]
+    return " ".join(str(p) for p in parts if p)
+
+
+def audio_stream(s: dict[str, Any]) -> str:
+    layout = s.get("layout") or f"{s['channels']} ch"
+    return f"{s['codec']} {s['sample_rate']} Hz {layout} ({s['channels']} ch)"
+
+
+def finding_span(f: dict[str, Any]) -> str:
+    """``12.00–14.50 s`` (or one time, or ``whole file``)."""
+    start, end = f.get("start_s"), f.get("end_s")
+    if start is None:
+        return "whole file"
+    if end is None or abs(end - start) < 0.005:
+        return f"{start:.2f} s"
+    return f"{start:.2f}–{end:.2f} s"
+
+
+def loudness_line(report: dict[str, Any]) -> str:
+    loud = report["loudness"]
+    if not loud.get("measured", True) and loud.get("integrated_lufs") is None:
+        return "not measured"
+    target = report["profile"].get("loudness", {})
+    integrated = number(loud.get("integrated_lufs"), "LUFS")
+    if loud.get("integrated_lufs") is None:
+        integrated = "below the gate (silent)"
+    if target:
+        window = f"{target['min_lufs']:g} to {target['max_lufs']:g}"
+        integrated += f" (target {target['target_lufs']:g}, {window})"
+    peak = number(loud.get("true_peak_dbtp"), "dBTP")
+    if target:
+        peak += f" (max {target['max_true_peak_dbtp']:g})"
+    return f"{integrated}, LRA {number(loud.get('range_lu'), 'LU')}, true peak {peak}"
+
+
+def severity_counts(findings: list[dict[str, Any]]) -> str:
+    counts = Counter(f["severity"] for f in findings)
+    parts = [
+        f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "info")
+    ]
+    return ", ".join(p for p in parts if not p.startswith("0 ")) or "no findings"
+
+
+def render_text(report: dict[str, Any], *, verbose: bool = False) -> str:
+    """Verdict, key measurements, problem checks and findings with timecodes, as plain text."""
+    lines = [*_header(report), "", *_media(report), "", *_checks(report, verbose=verbose)]
+    findings = report["findings"]
+    if findings:
+        lines += ["", f"Findings ({len(findings)}):"]
+        lines += [_finding_line(f) for f in findings]
+    return "\n".join(lines) + "\n"
+
+
+def _header(report: dict[str, Any]) -> list[str]:
+    profile = report["profile"]
+    description = f" — {profile['description']}" if profile.get("description") else ""
+    verdict = VERDICT_LABELS.get(report["verdict"], report["verdict"])
+    return [
+        f"File:      {report['input']['name']} ({size(report['input']['size_bytes'])})",
+        f"Profile:   {profile['name']}{description}",
+        f"Verdict:   {verdict} ({severity_counts(report['findings'])})",
+    ]
+
+
+def _media(report: dict[str, Any]) -> list[str]:
+    media = report["media"]
+    lines = [f"Media:     {number(media.get('duration_s'), 's', 2)}, {media['format']}"]
+    lines += [f"Video:     {video_stream(s)}" for s in media["video"]]
+    lines += [f"Audio:     {audio_stream(s)}" for s in media["audio"]]
+    lines.append(f"Loudness:  {loudness_line(report)}")
+    return lines
+
+
+def _checks(report: dict[str, Any], *, verbose: bool) -> list[str]:
+    checks = report["checks"]
+    counts = Counter(c["status"] for c in checks)
+    lines = ["Checks:    " + ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts[s])]
+    shown = checks if verbose else [c for c in checks if c["status"] in ("failed", "warning")]
+    ordered = sorted(shown, key=lambda c: STATUS_ORDER.index(c["status"]))
+    width = max((len(c["id"]) for c in ordered), default=0)
+    lines += [f"  {c['status']:<8} {c['id']:<{width}}  {c['summary']}" for c in ordered]
+    return lines
+
+
+def _finding_line(f: dict[str, Any]) -> str:
+    tc = f.get("timecode") or "—"
+    return (
+        f"  {f['severity'].upper():<7} {tc:<12} {finding_span(f):<17} {f['check']}: {f['message']}"
+    )
