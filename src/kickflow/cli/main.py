@@ -18,9 +18,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from kickflow.cli import check
+    from kickflow.cli import admin, check, serve
 
     check.register(app)
+    admin.register(app)
+    serve.register(app)
 
 
 def run() -> None:

@@ -1,0 +1,126 @@
+"""``kickflow serve``: API + dashboard + N embedded worker slots + reaper, in one command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kickflow.api.tokens import IssuedToken, create_token
+from kickflow.config import Settings, get_settings
+from kickflow.jobs import JobStore
+from kickflow.jobs.db import read_tx, write_tx
+from kickflow.jobs.migrate import current_revision
+from kickflow.jobs.registry import LOCAL_ORG
+from kickflow.jobs.schema import api_tokens
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def log_path(settings: Settings) -> Path:
+    """The service log (the runbook greps it for ``[QCWorker]`` lines)."""
+    return settings.data_dir.resolve() / "log" / "kickflow.log"
+
+
+def configure_logging(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr), logging.FileHandler(path)]
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=handlers, force=True)
+
+
+def open_store(settings: Settings) -> JobStore:
+    """The job store; an empty database is migrated on first start."""
+    store = JobStore(settings=settings, check_migrated=False)
+    if current_revision(store.engine) is None:
+        typer.echo(f"kickflow: new database at {_shown(store)}: applying migrations", err=True)
+        store.migrate()
+    store.close()
+    return JobStore(settings=settings)
+
+
+def _shown(store: JobStore) -> str:
+    return store.engine.url.render_as_string(hide_password=True)
+
+
+def first_run_token(store: JobStore) -> IssuedToken | None:
+    """An admin token for the local organisation, only when it has no token yet."""
+    org_id = store.ensure_org(LOCAL_ORG)
+    with read_tx(store.engine) as conn:
+        has_token = conn.execute(
+            api_tokens.select().where(api_tokens.c.org_id == org_id).limit(1)
+        ).first()
+    if has_token:
+        return None
+    with write_tx(store.engine) as conn:
+        return create_token(conn, org_id, "admin", name="first run of kickflow serve")
+
+
+def banner(url: str, token: IssuedToken | None, workers: int) -> str:
+    lines = [f"KickFlow QC is running at {url}  (API docs: {url}/docs)"]
+    lines.append(f"worker slots: {workers}" + ("  (API only)" if workers == 0 else ""))
+    if token is None:
+        lines.append(
+            "API token: printed on the first run only; make another with "
+            "`kickflow admin create-token --org local --role admin`"
+        )
+        secret = "$KICKFLOW_TOKEN"  # noqa: S105 - a shell variable name
+    else:
+        lines.append(f"Admin token (local organisation, shown once): {token.secret}")
+        secret = token.secret
+    lines.append(f'Try: curl -H "Authorization: Bearer {secret}" {url}/api/qc/jobs')
+    return "\n".join(lines)
+
+
+def serve(
+    host: Annotated[str, typer.Option(envvar="KICKFLOW_HOST", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(envvar="KICKFLOW_PORT", help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=0,
+            envvar="KICKFLOW_SERVE_WORKERS",
+            help="Embedded worker slots (0 = API only; run `kickflow worker` elsewhere).",
+        ),
+    ] = 2,
+) -> None:
+    """Run the service: API, dashboard, worker slots and the reaper."""
+    import uvicorn
+
+    from kickflow.api import create_app
+    from kickflow.api.background import ReaperLoop
+    from kickflow.api.slots import WorkerSlots
+
+    settings = get_settings()
+    configure_logging(log_path(settings))
+    store = open_store(settings)
+    token = first_run_token(store)
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
+    slots = WorkerSlots(workers, settings, store, log_path(settings)) if workers else None
+
+    def background() -> Callable[[], None]:
+        reaper = ReaperLoop(store, settings.reaper_interval_seconds).start()
+        if slots:
+            slots.start()
+
+        def stop() -> None:
+            if slots:
+                slots.stop()
+            reaper.stop()
+
+        return stop
+
+    app = create_app(settings, store=store, workers=slots, background=background)
+    typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
+    sys.stdout.flush()
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
