@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
-from kickflow.media.graph import AnalysisOptions, Plan, build_plan
+from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
 from kickflow.media.model import DecodeErrors, Measurements, MediaInfo
 from kickflow.media.probe import probe
@@ -92,6 +92,8 @@ def analyse(
 ) -> Measurements:
     """Probe ``path`` and run the single analysis pass over it."""
     media = probe(path, size_bytes)
+    if work_dir is not None and not SAFE_PATH.match(str(work_dir)):
+        work_dir = None  # the graph names files inside it; fall back to the system temp dir
     work = Path(tempfile.mkdtemp(prefix="kickflow-analysis-", dir=work_dir))
     try:
         plan = build_plan(media, path, work, options, available_filters(binary))
