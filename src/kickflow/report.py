@@ -25,6 +25,18 @@ from kickflow.media.model import (
     VideoAnalysis,
 )
 from kickflow.profiles import Profile
+from kickflow.report_html import render_html
+from kickflow.report_text import render_text
+
+__all__ = [
+    "Report",
+    "build_report",
+    "render_csv",
+    "render_html",
+    "render_text",
+    "timecode",
+    "verdict_of",
+]
 
 SCHEMA_VERSION = 1
 Verdict = Literal["passed", "needs_review", "failed"]

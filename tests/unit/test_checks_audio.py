@@ -63,7 +63,9 @@ def test_integrated_loudness_window(lufs: float, profile: str, status: str) -> N
 
 def test_loudness_message_says_above_or_below() -> None:
     result = check("audio.loudness", with_loudness(clean(), integrated_lufs=-18.04))
-    assert result.findings[0].message == "Integrated loudness -18.0 LUFS is above -23 LUFS (−1/+1)"
+    assert result.findings[0].message == (
+        "Integrated loudness -18.0 LUFS is 5.0 LU above target -23 LUFS (−1/+1 LU)"
+    )
     assert result.findings[0].start_s is None
 
 

@@ -16,6 +16,7 @@ from kickflow.checks.base import (
 )
 from kickflow.checks.segments import counted, subtract, total_s, where
 from kickflow.media.model import AudioAnalysis, AudioStream, Loudness, Segment
+from kickflow.profiles.model import LoudnessSpec
 
 MAX_LISTED = 50
 ABSOLUTE_GATE_LUFS = -70.0  # BS.1770: blocks below this never count
@@ -67,24 +68,25 @@ def check_loudness(ctx: Context) -> Outcome:
     if loud is None:
         return _skip_audio(ctx)
     spec = ctx.profile.loudness
-    tolerance = f"−{spec.tolerance_below_lu:g}/+{spec.tolerance_above_lu:g}"
+    tolerance = f"−{spec.tolerance_below_lu:g}/+{spec.tolerance_above_lu:g} LU"
     target = f"{spec.target_lufs:g} LUFS ({tolerance})"
-    found: list[Finding] = []
-    value = loud.integrated_lufs
-    if value is None:
-        found.append(
-            ctx.finding(
-                f"Integrated loudness is below the {ABSOLUTE_GATE_LUFS:g} LUFS gate "
-                f"(silent or nearly so); target {target}"
-            )
-        )
-    elif not spec.min_lufs <= value <= spec.max_lufs:
-        side = "above" if value > spec.max_lufs else "below"
-        found.append(ctx.finding(f"Integrated loudness {value:.1f} LUFS is {side} {target}"))
+    problems = [_integrated_problem(loud.integrated_lufs, spec, target)]
     limit, lra = spec.max_lra_lu, loud.range_lu
     if limit is not None and lra is not None and lra > limit:
-        found.append(ctx.finding(f"Loudness range {lra:.1f} LU exceeds {limit:g} LU"))
+        problems.append(f"Loudness range {lra:.1f} LU exceeds {limit:g} LU")
+    found = [ctx.finding(p) for p in problems if p is not None]
     return result(found, _loudness_ok(loud, target))
+
+
+def _integrated_problem(value: float | None, spec: LoudnessSpec, target: str) -> str | None:
+    if value is None:
+        gate = f"{ABSOLUTE_GATE_LUFS:g} LUFS gate"
+        return f"Integrated loudness is below the {gate} (silent or nearly so); target {target}"
+    if spec.min_lufs <= value <= spec.max_lufs:
+        return None
+    off = value - spec.target_lufs
+    side = "above" if off > 0 else "below"
+    return f"Integrated loudness {value:.1f} LUFS is {abs(off):.1f} LU {side} target {target}"
 
 
 def _loudness_ok(loud: Loudness, target: str) -> str:

@@ -13,6 +13,7 @@ from kickflow.checks.base import (
     skip,
 )
 from kickflow.checks.segments import merge
+from kickflow.media.model import AudioStream, VideoStream
 
 MAX_LISTED = 20
 DECODE_ERROR_GAP_S = 1.0  # errors closer than this are one damaged region
@@ -74,21 +75,29 @@ def check_duration_mismatch(ctx: Context) -> Outcome:
         return skip("Needs both a video and an audio stream")
     video, audio = media.video[0], media.audio[0]
     limit = ctx.profile.container.max_av_duration_mismatch_s
-    found: list[Finding] = []
-    offset = audio.start_s - video.start_s
-    if abs(offset) > limit:
-        side = "after" if offset > 0 else "before"
-        found.append(ctx.finding(f"Audio starts {seconds(abs(offset))} {side} video"))
-    if video.duration_s is not None and audio.duration_s is not None:
-        diff = audio.duration_s - video.duration_s
-        if abs(diff) > limit:
-            side = "longer" if diff > 0 else "shorter"
-            found.append(
-                ctx.finding(
-                    f"Audio is {seconds(abs(diff))} {side} than video "
-                    f"({audio.duration_s:.2f} s vs {video.duration_s:.2f} s; max {limit} s)"
-                )
-            )
-    elif not found:
+    problems = [_start_problem(video, audio, limit), _length_problem(video, audio, limit)]
+    unknown = video.duration_s is None or audio.duration_s is None
+    if unknown and problems[0] is None:
         return skip("Stream durations are unknown")
+    found = [ctx.finding(p) for p in problems if p is not None]
     return result(found, f"Audio and video line up within {limit} s")
+
+
+def _start_problem(video: VideoStream, audio: AudioStream, limit: float) -> str | None:
+    offset = audio.start_s - video.start_s
+    if abs(offset) <= limit:
+        return None
+    return f"Audio starts {seconds(abs(offset))} {'after' if offset > 0 else 'before'} video"
+
+
+def _length_problem(video: VideoStream, audio: AudioStream, limit: float) -> str | None:
+    if video.duration_s is None or audio.duration_s is None:
+        return None
+    diff = audio.duration_s - video.duration_s
+    if abs(diff) <= limit:
+        return None
+    side = "longer" if diff > 0 else "shorter"
+    return (
+        f"Audio is {seconds(abs(diff))} {side} than video "
+        f"({audio.duration_s:.2f} s vs {video.duration_s:.2f} s; max {limit} s)"
+    )
