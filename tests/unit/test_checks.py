@@ -337,3 +337,8 @@ def test_letterbox_and_pillarbox() -> None:
 
 def test_letterbox_not_measured_is_skipped() -> None:
     assert check("video.letterbox", with_video(clean(), crop=None)).status == "skipped"
+
+
+def test_black_over_the_whole_file_says_so() -> None:
+    result = check("video.black", with_video(clean(), black=(Segment(0.0, DURATION),)))
+    assert result.findings[0].message == "Black picture for 60.0 s from 0.00 s, the whole file"

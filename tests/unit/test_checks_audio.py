@@ -150,3 +150,19 @@ def test_phase_problems() -> None:
 def test_phase_skipped_on_mono() -> None:
     m = with_audio(clean(), channels=1)
     assert check("audio.phase", m).summary == "Mono audio has no phase to check"
+
+
+def test_silent_lfe_is_not_a_dead_channel() -> None:
+    surround = replace(AUDIO_STREAM, channels=6, layout="5.1(side)")
+    m = with_media(clean(), audio=(surround,))
+    m = with_audio(m, channels=6, channel_silence=(Segment(0.0, DURATION, channel=4),))
+    result = check("audio.channels", m)
+    assert result.findings == []
+    assert "LFE, channel 4, not checked" in result.summary
+    m = with_audio(m, channel_silence=(Segment(0.0, DURATION, channel=3),))
+    assert "Channel 3 is silent" in check("audio.channels", m).findings[0].message
+
+
+def test_mono_as_stereo_is_only_info_for_web() -> None:
+    result = check("audio.phase", with_audio(clean(), mono_as_stereo=True), "web")
+    assert (result.status, result.findings[0].severity) == ("passed", "info")

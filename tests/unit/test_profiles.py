@@ -156,3 +156,9 @@ def test_profiles_are_immutable() -> None:
     profile = load_profile("web")
     with pytest.raises(ValueError, match="frozen"):
         profile.loudness.target_lufs = -16.0  # type: ignore[misc]
+
+
+def test_counting_shorter_than_detecting_is_an_error(tmp_path: Path) -> None:
+    text = 'extends = "ebu-r128"\n[black]\nmin_s = 0.2\n'
+    with pytest.raises(ProfileError, match=r"black.min_s \(0.2\) is shorter than detect"):
+        load_profile(write(tmp_path, text))

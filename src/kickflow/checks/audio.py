@@ -149,10 +149,22 @@ def check_channels(ctx: Context) -> Outcome:
     audio = ctx.m.audio
     if audio is None:
         return _skip_audio(ctx)
+    lfe = _lfe_channel(ctx, audio) if ctx.profile.channels.ignore_lfe else None
     found: list[Finding] = []
     for channel in range(1, audio.channels + 1):
-        found += _dead_channel(ctx, audio, channel)
-    return result(found, f"All {plural(audio.channels, 'channel')} carry signal")
+        if channel != lfe:
+            found += _dead_channel(ctx, audio, channel)
+    ok = f"All {plural(audio.channels, 'channel')} carry signal"
+    return result(found, ok + (f" (LFE, channel {lfe}, not checked)" if lfe else ""))
+
+
+def _lfe_channel(ctx: Context, audio: AudioAnalysis) -> int | None:
+    """The LFE's 1-based position in FFmpeg's channel order for ``N.1`` layouts."""
+    streams = [s for s in ctx.m.media.audio if s.index == audio.stream_index]
+    layout = (streams[0].layout or "") if streams else ""
+    if not layout.split("(")[0].endswith(".1"):
+        return None
+    return 3 if layout.startswith("2.1") else 4  # FL FR LFE …, else FL FR FC LFE …
 
 
 def _dead_channel(ctx: Context, audio: AudioAnalysis, channel: int) -> list[Finding]:

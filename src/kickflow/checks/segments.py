@@ -68,11 +68,10 @@ def edge_allowance(segment: Segment, spec: SegmentSpec, duration_s: float | None
 
 def where(segment: Segment, duration_s: float | None) -> str:
     """``at the head``/``at the tail``/empty: words for messages about a run."""
+    at_end = duration_s is not None and segment.end_s >= duration_s - EDGE_S
     if segment.start_s <= EDGE_S:
-        return " at the head"
-    if duration_s is not None and segment.end_s >= duration_s - EDGE_S:
-        return " at the tail"
-    return ""
+        return ", the whole file" if at_end else " at the head"
+    return " at the tail" if at_end else ""
 
 
 def counted(

@@ -103,10 +103,10 @@ def _tuples(value: Any) -> Any:
 
 def _describe(error: ErrorDetails) -> str:
     loc = [str(part) for part in error["loc"] if part != "[key]"]
-    key = ".".join(loc) or "the file"
+    key = ".".join(loc)
     phrase = _PHRASES.get(error["type"])
     if phrase is None:
         message = error["msg"].removeprefix("Value error, ")
         phrase = message[0].lower() + message[1:] if message else "is invalid"
         phrase = phrase.replace("input should be", "must be")
-    return f"{key} {phrase}"
+    return f"{key} {phrase}" if key else phrase

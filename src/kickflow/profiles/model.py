@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Severity = Literal["error", "warning", "info", "off"]
 Scan = Literal["progressive", "tff", "bff", "unknown"]
@@ -122,6 +122,7 @@ class ClippingSpec(Section):
 class ChannelsSpec(Section):
     dead_share: float = Field(default=0.9, gt=0, le=1)  # silent share of the programme
     dead_min_s: float = Field(default=10.0, gt=0)  # or one silent run at least this long
+    ignore_lfe: bool = True  # an LFE channel is often legitimately silent
 
 
 class PhaseSpec(Section):
@@ -179,6 +180,22 @@ class Profile(Section):
         if unknown:
             raise ValueError(f"has an unknown check id {unknown[0]!r}")
         return value
+
+    @model_validator(mode="after")
+    def _detectors_see_what_counts(self) -> Profile:
+        # A run shorter than the detector's minimum is never reported, so it could never count.
+        pairs = [
+            ("black", self.black.min_s, self.detect.black_min_s),
+            ("freeze", self.freeze.min_s, self.detect.freeze_min_s),
+            ("silence", self.silence.min_s, self.detect.silence_min_s),
+        ]
+        for what, counts, detected in pairs:
+            if counts < detected:
+                raise ValueError(
+                    f"{what}.min_s ({counts:g}) is shorter than detect.{what}_min_s "
+                    f"({detected:g}): shorter runs are never detected"
+                )
+        return self
 
     def severity_of(self, check_id: str) -> Severity:
         """The severity of findings of ``check_id``; ``off`` disables the check."""
