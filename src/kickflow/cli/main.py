@@ -24,6 +24,12 @@ def _register() -> None:
     admin.register(app)
     serve.register(app)
 
+    from kickflow.cli import db, jobs, worker
+
+    db.register(app)
+    jobs.register(app)
+    worker.register(app)
+
 
 def run() -> None:
     """Console-script entry point: one clear sentence and exit 2 on errors, no traceback."""

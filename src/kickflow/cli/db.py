@@ -1,0 +1,42 @@
+"""``kickflow db upgrade`` / ``kickflow db current``: the job database's migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from kickflow.config import get_settings
+from kickflow.jobs import JobStore
+from kickflow.jobs.migrate import current_revision, head_revision
+
+db_app = typer.Typer(help="The job database (KICKFLOW_DATABASE_URL).", no_args_is_help=True)
+
+
+def _store() -> JobStore:
+    return JobStore(settings=get_settings(), check_migrated=False)
+
+
+@db_app.command()
+def upgrade() -> None:
+    """Apply every pending migration (safe to run again)."""
+    store = _store()
+    before = current_revision(store.engine)
+    store.migrate()
+    after = current_revision(store.engine)
+    where = store.engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"{where}: already at {after}")
+    else:
+        typer.echo(f"{where}: migrated {before or 'empty'} -> {after}")
+    store.close()
+
+
+@db_app.command()
+def current() -> None:
+    """Print the database's migration and the one this version needs."""
+    store = _store()
+    typer.echo(f"current {current_revision(store.engine) or 'none'}, needed {head_revision()}")
+    store.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,191 @@
+"""``kickflow jobs …``: submit and manage QC jobs on the configured database (no service
+needed). Jobs belong to the local organisation unless ``--org`` says otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kickflow.config import Settings, get_settings
+from kickflow.errors import SourceNotAllowed
+from kickflow.jobs import DEFAULT_PROFILE, LOCAL_ORG, BulkResult, Job, JobStore, sources
+
+jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
+
+OrgOpt = Annotated[str, typer.Option("--org", help="Organisation name.", envvar="KICKFLOW_ORG")]
+EXIT_NOT_COMPLETED = 1
+EXIT_TIMEOUT = 3
+
+
+def _open(org: str) -> tuple[JobStore, str]:
+    store = JobStore(settings=get_settings())
+    return store, store.ensure_org(org)
+
+
+def when(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _source_for(path: Path, org_id: str, settings: Settings) -> tuple[str, str, str]:
+    """(type, ref, note): a path under the allowed roots, else a copy in the upload storage."""
+    ref = str(path.resolve())
+    try:
+        sources.inspect("path", ref, settings)
+        return "path", ref, ""
+    except SourceNotAllowed:
+        pass  # a local user may read the file anyway: store a copy the workers can read
+    rel = Path(org_id) / uuid.uuid4().hex / path.name
+    target = sources.uploads_dir(settings) / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return "upload", str(rel), " (copied into storage: not under KICKFLOW_ALLOWED_ROOTS)"
+
+
+@jobs_app.command()
+def submit(
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH…", exists=True, dir_okay=False)],
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="Profile name or TOML file.")
+    ] = DEFAULT_PROFILE,
+    priority: Annotated[int, typer.Option("--priority", help="Higher runs first.")] = 0,
+    project: Annotated[str | None, typer.Option("--project")] = None,
+    org: OrgOpt = LOCAL_ORG,
+) -> None:
+    """Queue one job per file and print the new job ids."""
+    settings = get_settings()
+    store, org_id = _open(org)
+    for path in paths:
+        kind, ref, note = _source_for(path, org_id, settings)
+        info = sources.inspect(kind, ref, settings)
+        job = store.enqueue(
+            org_id,
+            kind,
+            ref,
+            file_name=info.file_name,
+            file_size=info.size,
+            profile=profile,
+            priority=priority,
+            project=project,
+        )
+        typer.echo(job.id)
+        if note:
+            typer.echo(f"{path}: {note.strip(' ()')}", err=True)
+
+
+def _row(job: Job) -> str:
+    error = (job.error_message or "")[:60]
+    return (
+        f"{job.id}  {job.state.value:<9} {job.phase or '-':<12} {job.progress:5.1f}%  "
+        f"{job.attempt}/{job.max_attempts}  {job.verdict or '-':<12} {job.file_name}  {error}"
+    )
+
+
+@jobs_app.command("list")
+def list_(
+    state: Annotated[str | None, typer.Option("--state", help="Only jobs in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+    org: OrgOpt = LOCAL_ORG,
+) -> None:
+    """List jobs, newest first."""
+    store, org_id = _open(org)
+    for job in store.list_jobs(org_id, state=state, limit=limit).jobs:
+        typer.echo(_row(job))
+
+
+@jobs_app.command()
+def show(job_id: str, org: OrgOpt = LOCAL_ORG) -> None:
+    """State, phase, progress, attempts, last error and history of one job."""
+    store, org_id = _open(org)
+    job = store.get(org_id, job_id)
+    lines = [
+        f"job       {job.id}",
+        f"file      {job.file_name} ({job.source_type}: {job.source_ref})",
+        f"profile   {job.profile}",
+        f"state     {job.state.value}   phase {job.phase or '-'}   progress {job.progress:.1f}%",
+        f"attempts  {job.attempt} of {job.max_attempts}   worker {job.worker_id or '-'}",
+        f"verdict   {job.verdict or '-'}",
+        f"error     {job.error_code or '-'}: {job.error_message or ''}",
+        "history",
+    ]
+    for e in store.events(job.id, org_id):
+        change = f"{e.from_state or ''}->{e.to_state or ''}"
+        lines.append(
+            f"  {when(e.at)}  {e.kind:<16} {change:<20} attempt {e.attempt}  "
+            f"{e.worker_id or ''}  {e.message or ''}"
+        )
+    typer.echo("\n".join(lines))
+
+
+@jobs_app.command()
+def cancel(job_id: str, org: OrgOpt = LOCAL_ORG) -> None:
+    """Cancel a job (a running one stops within one heartbeat)."""
+    store, org_id = _open(org)
+    job = store.cancel(org_id, job_id)
+    pending = (
+        " (cancel requested; the worker stops it within one heartbeat)" if not job.terminal else ""
+    )
+    typer.echo(f"{job.id} {job.state.value}{pending}")
+
+
+@jobs_app.command()
+def retry(job_id: str, org: OrgOpt = LOCAL_ORG) -> None:
+    """Re-queue a failed, cancelled or completed job (attempts reset, history kept)."""
+    store, org_id = _open(org)
+    typer.echo(f"{job_id} {store.retry(org_id, job_id).state.value}")
+
+
+def _bulk(result: BulkResult, verb: str) -> None:
+    for job in result.done:
+        typer.echo(f"{job.id} {verb}")
+    for job_id, reason in result.refused.items():
+        typer.echo(f"{job_id} refused: {reason}", err=True)
+    if not result.done and not result.refused:
+        typer.echo("no stuck jobs")
+
+
+@jobs_app.command("cancel-stuck")
+def cancel_stuck(org: OrgOpt = LOCAL_ORG) -> None:
+    """End every stuck job (lease expired or no progress) as cancelled."""
+    store, org_id = _open(org)
+    _bulk(store.cancel_stuck(org_id), "cancelled")
+
+
+@jobs_app.command("retry-stuck")
+def retry_stuck(org: OrgOpt = LOCAL_ORG) -> None:
+    """Re-queue every stuck job now."""
+    store, org_id = _open(org)
+    _bulk(store.retry_stuck(org_id), "re-queued")
+
+
+@jobs_app.command()
+def wait(
+    job_id: str,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds; 0 = forever.")] = 0.0,
+    org: OrgOpt = LOCAL_ORG,
+) -> None:
+    """Wait until the job ends: exit 0 if completed, 1 if failed or cancelled, 3 on timeout."""
+    store, org_id = _open(org)
+    deadline = time.monotonic() + timeout if timeout else None
+    job = store.get(org_id, job_id)
+    while not job.terminal:
+        if deadline is not None and time.monotonic() >= deadline:
+            typer.echo(f"{job.id} still {job.state.value} at {job.progress:.0f}%", err=True)
+            raise typer.Exit(EXIT_TIMEOUT)
+        time.sleep(min(1.0, store.settings.poll_seconds))
+        job = store.get(org_id, job_id)
+    verdict = f" verdict {job.verdict}" if job.verdict else ""
+    error = f": {job.error_message}" if job.error_message and job.state.value != "completed" else ""
+    typer.echo(f"{job.id} {job.state.value}{verdict}{error}")
+    raise typer.Exit(0 if job.state.value == "completed" else EXIT_NOT_COMPLETED)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(jobs_app, name="jobs")

@@ -1,0 +1,40 @@
+"""Turn an attempt's error into one actionable sentence that says whether it will be retried."""
+
+from __future__ import annotations
+
+from kickflow.errors import InputError, KickflowError
+
+PHASE_LABELS = {
+    "initializing": "initialising",
+    "downloading": "download",
+    "analyzing": "analysis",
+    "reporting": "report",
+}
+NOT_RETRIED = "not retried"
+
+
+def _located(exc: KickflowError, text: str, phase: str, progress: float) -> str:
+    label = PHASE_LABELS.get(phase, phase)
+    if "— killed" in text:  # the watchdog already says how long and at what percentage
+        return text.replace(" — killed", f" ({label}) — killed", 1)
+    if isinstance(exc, InputError) or NOT_RETRIED in text:
+        return text  # the input's own sentence is the clearest one
+    return f"{text} during {label} at {progress:.0f}%"
+
+
+def failure_message(exc: KickflowError, phase: str, progress: float, *, will_retry: bool) -> str:
+    """E.g. "FFmpeg made no progress for 120 s at 63% (analysis) — killed; will retry"."""
+    text = _located(exc, exc.message.strip().rstrip("."), phase, progress)
+    if NOT_RETRIED in text or (isinstance(exc, InputError) and not will_retry):
+        return text
+    if will_retry:
+        return f"{text}; will retry"
+    if exc.permanent:
+        return f"{text} — {NOT_RETRIED}"
+    return f"{text} — gave up: no attempts left"
+
+
+def unexpected_message(exc: BaseException, phase: str) -> str:
+    """A bug or an unforeseen failure: say where it happened, keep the worker alive."""
+    label = PHASE_LABELS.get(phase, phase)
+    return f"unexpected error during {label}: {type(exc).__name__}: {exc}"

@@ -1,0 +1,183 @@
+"""One attempt of one job: initializing (≈5 %) → downloading (10–40 %, real bytes into the
+attempt's temp dir) → analyzing (40–95 %, the engine's FFmpeg progress) → reporting (95–100 %).
+
+Every outcome ends in exactly one fenced write (complete, fail, release, cancel or pause
+acknowledgement); a rejected write means another worker owns the job now, so this attempt's
+outputs are dropped. ``(job_id, attempt)`` identifies the attempt for idempotent side effects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from kickflow.config import Settings
+from kickflow.errors import (
+    FileTooLarge,
+    JobCancelRequested,
+    JobPauseRequested,
+    JobReleased,
+    KickflowError,
+    LeaseLost,
+)
+from kickflow.jobs import Claimed, Job, JobStore, Lease, sources
+from kickflow.profiles import Profile, load_profile
+from kickflow.worker import logs
+from kickflow.worker.control import JobControl, too_large_message
+from kickflow.worker.messages import failure_message, unexpected_message
+from kickflow.worker.tempdirs import job_dir
+
+
+class QCReport(Protocol):
+    @property
+    def verdict(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class QCEngine(Protocol):
+    """The engine's ``check_file`` signature (injectable for tests of the queue)."""
+
+    def __call__(
+        self,
+        path: Path,
+        profile: Profile,
+        *,
+        on_progress: Callable[[float], None] | None = None,
+        settings: Settings | None = None,
+        work_dir: Path | None = None,
+        display_name: str | None = None,
+    ) -> QCReport: ...
+
+
+def default_engine() -> QCEngine:
+    from kickflow.engine import check_file
+
+    return check_file
+
+
+@dataclass
+class AttemptContext:
+    store: JobStore
+    settings: Settings
+    engine: QCEngine
+    release: threading.Event
+
+
+def run_attempt(ctx: AttemptContext, claimed: Claimed) -> str:
+    """Run one claimed attempt to its single final write; returns the outcome's name."""
+    job, lease = claimed.job, claimed.lease
+    control = JobControl(ctx.store, lease, ctx.settings.heartbeat_seconds, ctx.release)
+    fields = {"job": job.id, "attempt": lease.attempt, "worker": lease.worker_id}
+    logs.info("started", file=job.file_name, source=job.source_type, **fields)
+    with job_dir(ctx.settings.data_dir, lease) as tmp:
+        try:
+            verdict, report = _analyse(ctx, job, control, tmp)
+            control.report(99.0, "reporting", force=True)
+            ctx.store.complete(lease, verdict, report)
+            logs.info("completed", verdict=verdict, progress=100.0, **fields)
+            return "completed"
+        except BaseException as exc:  # every outcome must end in one final write
+            return _settle(ctx, job, lease, control, exc)
+
+
+def _analyse(
+    ctx: AttemptContext, job: Job, control: JobControl, tmp: Path
+) -> tuple[str, dict[str, Any]]:
+    control.report(5.0, "initializing", force=True)
+    profile = load_profile(job.profile)
+    source = sources.get_source(job.source_type)
+    info = source.inspect(job.source_ref, ctx.settings)
+    max_bytes = ctx.settings.max_file_mb * 1_000_000
+    if max_bytes and info.size is not None and info.size > max_bytes:
+        raise FileTooLarge(too_large_message(info.size, max_bytes))
+    control.report(10.0, "downloading", force=True)
+    path = source.fetch(
+        job.source_ref,
+        tmp,
+        ctx.settings,
+        lambda done, total: control.on_bytes(done, total, max_bytes),
+    )
+    control.report(40.0, "analyzing", force=True)
+    report = ctx.engine(
+        path,
+        profile,
+        on_progress=control.on_fraction,
+        settings=ctx.settings,
+        work_dir=tmp,
+        display_name=job.file_name,
+    )
+    control.report(95.0, "reporting", force=True)
+    return report.verdict, report.to_dict()
+
+
+def _settle(
+    ctx: AttemptContext, job: Job, lease: Lease, control: JobControl, exc: BaseException
+) -> str:
+    """The one final write for an attempt that did not complete."""
+    fields = {
+        "job": job.id,
+        "attempt": lease.attempt,
+        "worker": lease.worker_id,
+        "phase": control.phase,
+        "progress": control.progress,
+    }
+    try:
+        return _write_outcome(ctx, job, lease, control, exc, fields)
+    except LeaseLost:
+        logs.warning("fenced", reason="lease lost: outputs discarded", **fields)
+        return "fenced"
+    except KickflowError as write_exc:
+        logs.warning("write_failed", error=write_exc.message, **fields)
+        return "write_failed"
+
+
+def _write_outcome(
+    ctx: AttemptContext,
+    job: Job,
+    lease: Lease,
+    control: JobControl,
+    exc: BaseException,
+    fields: dict[str, Any],
+) -> str:
+    store = ctx.store
+    if isinstance(exc, LeaseLost):
+        raise exc
+    if isinstance(exc, JobCancelRequested):
+        store.acknowledge_cancel(lease, f"cancelled on request at {control.progress:.0f}%")
+        logs.info("cancelled", **fields)
+        return "cancelled"
+    if isinstance(exc, JobPauseRequested):
+        store.acknowledge_pause(lease, f"paused on request at {control.progress:.0f}%")
+        logs.info("paused", **fields)
+        return "paused"
+    if isinstance(exc, JobReleased | KeyboardInterrupt | SystemExit):
+        store.release(lease, f"worker {lease.worker_id} shut down at {control.progress:.0f}%")
+        logs.info("released", **fields)
+        return "released"
+    return _write_failure(ctx, job, lease, control, exc, fields)
+
+
+def _write_failure(
+    ctx: AttemptContext,
+    job: Job,
+    lease: Lease,
+    control: JobControl,
+    exc: BaseException,
+    fields: dict[str, Any],
+) -> str:
+    if isinstance(exc, KickflowError):
+        code, permanent = exc.code, exc.permanent
+        will_retry = not permanent and lease.attempt < job.max_attempts
+        message = failure_message(exc, control.phase, control.progress, will_retry=will_retry)
+    else:
+        code, permanent = "internal_error", False
+        message = unexpected_message(exc, control.phase)
+    failed = ctx.store.fail(lease, code, message, permanent=permanent)
+    logs.warning(
+        "failed" if failed.terminal else "retry_scheduled", code=code, error=message, **fields
+    )
+    return "failed" if failed.terminal else "retry_scheduled"
