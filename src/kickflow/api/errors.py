@@ -37,6 +37,7 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.InputError: 400,
     e.ProfileError: 400,
     e.DatabaseError: 503,
+    e.JobError: 400,
     e.KickflowError: 500,
 }
 
