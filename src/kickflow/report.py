@@ -55,7 +55,7 @@ def verdict_of(findings: list[Finding]) -> Verdict:
 def timecode(seconds: float, fps: float | None) -> str:
     """``HH:MM:SS:FF`` at ``fps`` (non-drop, counted at the nominal rate), else ``HH:MM:SS.mmm``."""
     seconds = max(0.0, seconds)
-    if not fps or fps <= 0:
+    if not fps or fps < 1:  # no video, or a slide show where frame counts mean nothing
         millis = round(seconds * 1000)
         hours, rest = divmod(millis, 3_600_000)
         minutes, rest = divmod(rest, 60_000)

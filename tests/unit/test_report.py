@@ -61,6 +61,7 @@ def test_verdict_rules(severities: list[str], verdict: str) -> None:
         (12.3456, None, "00:00:12.346"),
         (3725.5, None, "01:02:05.500"),
         (-1.0, 25.0, "00:00:00:00"),
+        (7.0, 0.4, "00:00:07.000"),  # a slide show: frame counts mean nothing
     ],
 )
 def test_timecode(seconds: float, fps: float | None, expected: str) -> None:

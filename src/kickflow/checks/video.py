@@ -33,8 +33,8 @@ def check_format(ctx: Context) -> Outcome:
     found = [ctx.finding(p) for s in ctx.m.media.video for p in _format_problems(ctx, s)]
     first = ctx.m.media.video[0]
     rate = f"{first.frame_rate:.3f} fps" if first.frame_rate else "unknown rate"
-    ok = f"{first.codec} {first.width}x{first.height} {rate} {first.scan} {first.pix_fmt}"
-    return result(found, f"Video format conforms: {ok}")
+    parts = [first.codec, f"{first.width}x{first.height}", rate, first.scan, first.pix_fmt]
+    return result(found, "Video format conforms: " + " ".join(p for p in parts if p))
 
 
 def _format_problems(ctx: Context, s: VideoStream) -> list[str]:
@@ -141,7 +141,7 @@ def check_interlace(ctx: Context) -> Outcome:
     interlace_ok = not allowed or any(s in allowed for s in INTERLACED_SCANS)
     if interlace_ok and flagged in INTERLACED_SCANS:
         return result([], f"Stream is flagged {flagged}, which the profile allows")
-    why = "the stream is flagged progressive" if interlace_ok else "the profile wants progressive"
+    why = f"the stream is flagged {flagged}" if interlace_ok else "the profile wants progressive"
     runs_found = [r for r in video.interlaced if r.duration_s >= ctx.profile.interlace.min_s]
     found = [ctx.at(r, f"Interlaced frames for {span(r)}; {why}") for r in runs_found]
     return result(capped(ctx, found, MAX_LISTED, "interlaced runs"), _interlace_ok(video))
