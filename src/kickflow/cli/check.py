@@ -16,7 +16,8 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from kickflow.config import get_settings
 from kickflow.engine import check_file
 from kickflow.profiles import load_profile
-from kickflow.report import render_html, render_text
+from kickflow.report_html import render_html
+from kickflow.report_text import render_text
 
 EXIT_FAILED = 1
 
@@ -77,7 +78,7 @@ def check(
     if html_out:
         _write(html_out, render_html(data))
     if json_out != "-":
-        Console().print(render_text(data), highlight=False, markup=False)
+        Console(soft_wrap=True).print(render_text(data), highlight=False, markup=False)
     raise typer.Exit(exit_code(report.verdict, strict))
 
 
