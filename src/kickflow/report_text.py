@@ -33,8 +33,10 @@ def video_stream(s: dict[str, Any]) -> str:
 
 
 def audio_stream(s: dict[str, Any]) -> str:
-    layout = s.get("layout") or f"{s['channels']} ch"
-    return f"{s['codec']} {s['sample_rate']} Hz {layout} ({s['channels']} ch)"
+    count, layout = s["channels"], s.get("layout") or ""
+    # "stereo (2 ch)", but "2 channels" as FFmpeg names unknown layouts
+    channels = layout if str(count) in layout else f"{layout} ({count} ch)".lstrip()
+    return f"{s['codec']} {s['sample_rate']} Hz {channels}"
 
 
 def finding_span(f: dict[str, Any]) -> str:
