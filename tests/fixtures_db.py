@@ -108,8 +108,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 
 
 @pytest.fixture
-def job_settings(tmp_path: Path, db_url: str) -> Settings:
-    """Settings with short leases and retries, data under the test's temp dir."""
+def job_settings(tmp_path: Path, db_url: str, media_dir: Path) -> Settings:
+    """Settings with short leases and retries, data under the test's temp dir; path sources
+    may come from ``tmp_path/media`` and the session's generated media directory."""
     media_root = tmp_path / "media"
     media_root.mkdir(exist_ok=True)
     return Settings(
@@ -123,7 +124,7 @@ def job_settings(tmp_path: Path, db_url: str) -> Settings:
         retry_max_seconds=0.0,
         poll_seconds=0.1,
         shutdown_grace_seconds=5.0,
-        allowed_roots=str(media_root),
+        allowed_roots=os.pathsep.join([str(media_root), str(media_dir)]),
     )
 
 
