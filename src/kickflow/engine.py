@@ -26,6 +26,7 @@ def options_for(profile: Profile) -> AnalysisOptions:
         black_picture_ratio=d.black_picture_threshold,
         freeze_noise=10 ** (d.freeze_noise_db / 20),
         freeze_min_s=d.freeze_min_s,
+        clip_peak_dbfs=d.clip_peak_dbfs,
         sample_fps=None if profile.video.frame_accurate else profile.video.sample_fps,
     )
 

@@ -66,7 +66,13 @@ def measure(
     if plan.audio is not None:
         loudness = loudness_from(loud, plan.audio.channels)
         audio = analyse_audio(
-            plan.audio, silence=sil, stats=stats, diff=diff, end_s=end_s, window_s=options.window_s
+            plan.audio,
+            silence=sil,
+            stats=stats,
+            diff=diff,
+            end_s=end_s,
+            window_s=options.window_s,
+            clip_peak_dbfs=options.clip_peak_dbfs,
         )
     if plan.video is not None and plan.analysis_size is not None:
         video = analyse_video(

@@ -35,6 +35,7 @@ class AnalysisOptions:
     interlace_run: int = 4  # consecutive frames idet sees…
     interlace_every: int = 12  # …out of every this many (frame-accurate: all)
     window_s: float = 0.1  # audio statistics window
+    clip_peak_dbfs: float = -0.1  # a window peaking at or above this is clipped
     crop: bool = True
 
 
