@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kickflow.api.tokens import create_org, create_token, find_org
+from kickflow.api.tokens import create_org, create_token, find_org, revoke_token
 from kickflow.jobs.db import make_engine, write_tx
 from tests.fixtures_db import PG_HOST, PG_PORT, _admin, _pg_admin_user, _pg_unavailable
 
@@ -80,7 +80,8 @@ class Server:
 
     def client(self, token: str | None = None, **kw: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token or self.token}"} if token != "" else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
+        kw.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.url, headers=headers, **kw)
 
     def token_for(self, org: str, role: str) -> str:
         """A fresh token for ``org`` (created when missing) with ``role``."""
@@ -89,6 +90,14 @@ class Server:
             with write_tx(engine) as conn:
                 org_id = find_org(conn, org) or create_org(conn, org)
                 return create_token(conn, org_id, role).secret  # type: ignore[arg-type]
+        finally:
+            engine.dispose()
+
+    def revoke(self, token: str) -> None:
+        engine = make_engine(self.db_url)
+        try:
+            with write_tx(engine) as conn:
+                revoke_token(conn, token)
         finally:
             engine.dispose()
 

@@ -18,6 +18,8 @@ from kickflow.jobs.migrate import current_revision
 from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.schema import api_tokens
 
+# Open event streams never end on their own; shutdown waits this long for them.
+GRACEFUL_SECONDS = 3
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -119,7 +121,14 @@ def serve(
     app = create_app(settings, store=store, workers=slots, background=background)
     typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
     sys.stdout.flush()
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
 
 
 def register(app: typer.Typer) -> None:

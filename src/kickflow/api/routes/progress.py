@@ -59,7 +59,7 @@ def _sse(event: str, data: dict[str, Any], event_id: str | None = None) -> str:
 async def _stream(
     request: Request, store: JobStore, org_id: str, since: float
 ) -> AsyncIterator[str]:
-    yield _sse("ready", {"since": since})
+    yield _sse("ready", {"since": since}, event_id=repr(since))
     last_sent = time.monotonic()
     while not await request.is_disconnected():
         changed = await anyio.to_thread.run_sync(store.changed_since, org_id, since)
