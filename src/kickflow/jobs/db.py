@@ -18,13 +18,27 @@ from kickflow.errors import DatabaseError
 SQLITE_BUSY_TIMEOUT_S = 30.0
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL, a busy timeout and explicit BEGIN modes."""
+def make_engine(url: str, *, idle_tx_timeout_s: float = 60.0) -> Engine:
+    """An engine for ``url``; SQLite files get WAL, a busy timeout and explicit BEGIN modes.
+
+    On PostgreSQL a session left idle inside a transaction (a frozen or wedged process) is
+    ended by the server after ``idle_tx_timeout_s``, so its row locks cannot hide a stuck job
+    from the reaper for longer than that. SQLite cannot do this: a process frozen while it
+    holds the write lock stops every writer until it resumes or dies (use PostgreSQL when
+    workers run on several machines).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.get_backend_name() == "postgresql":
-        return sa.create_engine(url, pool_size=4, max_overflow=8, pool_recycle=1800)
+        options = f"-c idle_in_transaction_session_timeout={int(idle_tx_timeout_s * 1000)}"
+        return sa.create_engine(
+            url,
+            pool_size=4,
+            max_overflow=8,
+            pool_recycle=1800,
+            connect_args={"options": options},
+        )
     raise DatabaseError(f"unsupported database URL {parsed.render_as_string()!r}")
 
 

@@ -58,7 +58,8 @@ class JobStore:
     ) -> None:
         self.settings = settings or get_settings()
         self.url = url or self.settings.resolved_database_url()
-        self.engine: Engine = make_engine(self.url)
+        idle_tx = max(5.0, self.settings.lease_seconds)
+        self.engine: Engine = make_engine(self.url, idle_tx_timeout_s=idle_tx)
         if check_migrated:
             ensure_migrated(self.engine)
 
