@@ -6,12 +6,11 @@ schedules it in the API process so that ``kickflow serve --workers 0`` still rec
 
 from __future__ import annotations
 
-import logging
 import threading
 
+from kickflow.cli.errors import describe
 from kickflow.jobs import JobStore
-
-log = logging.getLogger("kickflow.reaper")
+from kickflow.worker import logs
 
 
 class ReaperLoop:
@@ -35,14 +34,15 @@ class ReaperLoop:
         try:
             result = self.store.reap()
         except Exception as exc:  # the runbook greps for this exact line
-            log.error("[QCWorker] Stuck job check failed: %s", exc)
+            logs.stuck_check_failed(describe(exc))
             return
         if result.total:
-            log.warning(
-                "[QCWorker] reaper recovered %d stuck job(s): requeued=%s failed=%s",
-                result.total,
-                result.requeued,
-                result.failed,
+            logs.info(
+                "reaped",
+                worker="service",
+                requeued=len(result.requeued),
+                failed=len(result.failed),
+                jobs=",".join(result.requeued + result.failed + result.cancelled + result.paused),
             )
 
     def _run(self) -> None:

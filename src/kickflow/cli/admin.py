@@ -63,5 +63,19 @@ def revoke_token_cmd(
     typer.echo(f"revoked {token_id}")
 
 
+@admin_app.command("pause-queue")
+def pause_queue_cmd() -> None:
+    """Stop every worker from claiming new jobs (running jobs carry on)."""
+    _store().pause_queue()
+    typer.echo("queue paused: workers claim nothing until `kickflow admin resume-queue`")
+
+
+@admin_app.command("resume-queue")
+def resume_queue_cmd() -> None:
+    """Let workers claim jobs again."""
+    _store().resume_queue()
+    typer.echo("queue resumed")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(admin_app, name="admin")
