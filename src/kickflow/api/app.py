@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from kickflow import __version__
 from kickflow.api import errors
-from kickflow.api.context import Services, WorkerControl
+from kickflow.api.context import ReaperSchedule, Services, WorkerControl
 from kickflow.api.limits import RequestLimits
 from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web
 from kickflow.config import Settings, get_settings
@@ -28,6 +28,7 @@ def create_app(
     *,
     store: JobStore | None = None,
     workers: WorkerControl | None = None,
+    reaper: ReaperSchedule | None = None,
     background: Callable[[], Callable[[], None]] | None = None,
 ) -> FastAPI:
     """The API. ``background`` is started with the app and returns its stop function
@@ -48,7 +49,7 @@ def create_app(
     app = FastAPI(
         title="KickFlow QC", version=__version__, description=DESCRIPTION, lifespan=lifespan
     )
-    app.state.services = Services(settings, store, storage, workers)
+    app.state.services = Services(settings, store, storage, workers, reaper)
     errors.install(app)
     app.add_middleware(
         RequestLimits,

@@ -7,6 +7,7 @@ schedules it in the API process so that ``kickflow serve --workers 0`` still rec
 from __future__ import annotations
 
 import threading
+import time
 
 from kickflow.cli.errors import describe
 from kickflow.jobs import JobStore
@@ -20,6 +21,7 @@ class ReaperLoop:
         self.store = store
         self.interval = interval
         self._stop = threading.Event()
+        self._next_run: float | None = None
         self._thread = threading.Thread(target=self._run, name="kickflow-reaper", daemon=True)
 
     def start(self) -> ReaperLoop:
@@ -45,8 +47,15 @@ class ReaperLoop:
                 jobs=",".join(result.requeued + result.failed + result.cancelled + result.paused),
             )
 
+    def seconds_to_next_run(self) -> float | None:
+        """When this process's next pass is due (None before the first one)."""
+        if self._next_run is None:
+            return None
+        return max(0.0, self._next_run - time.monotonic())
+
     def _run(self) -> None:
         while True:
             self.run_once()
+            self._next_run = time.monotonic() + self.interval
             if self._stop.wait(self.interval):
                 return

@@ -20,6 +20,12 @@ class WorkerControl(Protocol):
         ...
 
 
+class ReaperSchedule(Protocol):
+    """The reaper loop of this API process."""
+
+    def seconds_to_next_run(self) -> float | None: ...
+
+
 @dataclass
 class Services:
     """Long-lived objects of one API process."""
@@ -28,6 +34,7 @@ class Services:
     store: JobStore
     storage: UploadStorage
     workers: WorkerControl | None = None
+    reaper: ReaperSchedule | None = None
 
 
 def services(request: Request) -> Services:

@@ -133,7 +133,7 @@ def google_oauth(client_id: str) -> Component:
     return component("ok", "Google OAuth client configured")
 
 
-def reaper(store: JobStore, interval: float) -> Component:
+def reaper(store: JobStore, interval: float, next_run_in: float | None = None) -> Component:
     status = store.reaper_status()
     now = store.now()
     last_run, last_error, error_at = (
@@ -146,6 +146,7 @@ def reaper(store: JobStore, interval: float) -> Component:
         "last_recovered": status["last_recovered"],
         "last_error": last_error,
         "interval_seconds": interval,
+        "next_run_in_seconds": None if next_run_in is None else round(next_run_in, 2),
     }
     if error_at is not None and (last_run is None or error_at > last_run):
         return component("error", f"last run failed: {last_error}", details=details)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -106,8 +107,10 @@ def serve(
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
     slots = WorkerSlots(workers, settings, store, log_path(settings)) if workers else None
 
+    reaper = ReaperLoop(store, settings.reaper_interval_seconds)
+
     def background() -> Callable[[], None]:
-        reaper = ReaperLoop(store, settings.reaper_interval_seconds).start()
+        reaper.start()
         if slots:
             slots.start()
 
@@ -118,9 +121,13 @@ def serve(
 
         return stop
 
-    app = create_app(settings, store=store, workers=slots, background=background)
+    app = create_app(settings, store=store, workers=slots, reaper=reaper, background=background)
     typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
     sys.stdout.flush()
+    # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
+    # place that ends the process normally, so a requested stop exits 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     uvicorn.run(
         app,
         host=host,

@@ -8,9 +8,14 @@ from fastapi import APIRouter
 
 from kickflow import __version__
 from kickflow.api import health
-from kickflow.api.context import Svc
+from kickflow.api.context import Services, Svc
 
 router = APIRouter(prefix="/api/health", tags=["health"])
+
+
+def _reaper(svc: Services) -> health.Component:
+    next_run = svc.reaper.seconds_to_next_run() if svc.reaper else None
+    return health.reaper(svc.store, svc.settings.reaper_interval_seconds, next_run)
 
 
 @router.get("", summary="Liveness: the process answers (no auth, no database)")
@@ -28,6 +33,6 @@ def full(svc: Svc) -> dict[str, Any]:
         "ffmpeg": health.timed(lambda: health.ffmpeg(s.ffmpeg)),
         "groq_api": health.timed(lambda: health.groq_api(s.groq_api_key, s.groq_base_url)),
         "google_oauth": health.timed(lambda: health.google_oauth(s.google_client_id)),
-        "reaper": health.timed(lambda: health.reaper(svc.store, s.reaper_interval_seconds)),
+        "reaper": health.timed(lambda: _reaper(svc)),
     }
     return {"status": health.overall(components), "version": __version__, **components}

@@ -1,0 +1,217 @@
+"""``kickflow serve`` and ``kickflow admin`` as real processes: first run, tokens, and the stuck
+scenario end to end (a worker frozen with SIGSTOP is detected, recovered by the reaper, and the
+job is completed by another worker)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fixtures_media import H264_AAC, MediaFactory
+from tests.fixtures_server import BACKENDS, Server, start_server, wait_for
+
+JOBS = "/api/qc/jobs"
+# The job that gets frozen must still be running several seconds after it is claimed.
+LONG_CLIP = [
+    "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:d=300",
+    "-f", "lavfi", "-i", "sine=f=1000:d=300", *H264_AAC,
+]  # fmt: skip
+STUCK_TIMINGS = {
+    "KICKFLOW_LEASE_SECONDS": "2",
+    "KICKFLOW_HEARTBEAT_SECONDS": "0.5",
+    "KICKFLOW_REAPER_INTERVAL_SECONDS": "8",
+    "KICKFLOW_STUCK_AFTER_SECONDS": "30",
+}
+
+
+@pytest.fixture(scope="module")
+def long_clip(make_media: MediaFactory) -> Path:
+    return make_media("long-300s.mp4", LONG_CLIP)
+
+
+def health(server: Server) -> dict[str, Any]:
+    reply = httpx.get(f"{server.url}/api/health/full", timeout=30)
+    assert reply.status_code == 200
+    return dict(reply.json())
+
+
+def job(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    return dict(client.get(f"{JOBS}/{job_id}").json())
+
+
+def test_first_run_prints_a_token_once(tmp_path: Path) -> None:
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
+    try:
+        assert server.token.startswith("kf_")
+        assert (
+            f'curl -H "Authorization: Bearer {server.token}" {server.url}/api/qc/jobs'
+            in "".join(server.output)
+        )
+        with server.client() as c:
+            assert c.get(JOBS).json() == {"jobs": [], "nextCursor": None}
+            assert c.get("/api/qc/debug").status_code == 200  # an admin token
+        page = httpx.get(server.url + "/")
+        assert page.status_code == 200 and "KickFlow QC" in page.text
+    finally:
+        assert server.stop() == 0
+    again = start_server(tmp_path, server.db_url)
+    try:
+        assert again.token == ""
+        assert "printed on the first run only" in "".join(again.output)
+        with again.client(server.token) as c:
+            assert c.get(JOBS).status_code == 200
+    finally:
+        again.stop()
+
+
+def test_admin_cli_issues_scoped_tokens_and_revokes_them(tmp_path: Path) -> None:
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'admin.db'}")
+    try:
+        assert server.kickflow("admin", "create-org", "studio-b").returncode == 0
+        made = server.kickflow("admin", "create-token", "--org", "studio-b", "--role", "viewer")
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip()
+        assert token.startswith("kf_") and "not shown again" in made.stderr
+        with server.client(token) as c:
+            assert c.get(JOBS).json()["jobs"] == []
+            assert c.post(JOBS, json={"source": {"type": "path", "path": "/x"}}).status_code == 403
+            revoked = server.kickflow("admin", "revoke-token", token)
+            assert revoked.returncode == 0, revoked.stderr
+            assert c.get(JOBS).status_code == 401
+        bad = server.kickflow("admin", "create-token", "--org", "nope", "--role", "admin")
+        assert bad.returncode == 2 and "no organisation 'nope'" in bad.stderr
+        bad = server.kickflow("admin", "create-token", "--org", "studio-b", "--role", "root")
+        assert bad.returncode == 2 and "--role" in bad.stderr
+        assert server.kickflow("admin", "create-org", "studio-b").returncode == 2
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def stuck_server(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    empty_database_url: Callable[[str], str],
+) -> Iterator[Server]:
+    """``kickflow serve --workers 1`` with short leases and an 8 s reaper interval."""
+    server = start_server(tmp_path, empty_database_url(request.param), workers=1, **STUCK_TIMINGS)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _service_reaper_just_ran(server: Server) -> bool:
+    next_run = health(server)["reaper"]["details"]["next_run_in_seconds"]
+    return next_run is not None and next_run > 6.0
+
+
+def _worker_pid(client: httpx.Client, worker_id: str) -> int:
+    workers = client.get("/api/qc/debug").json()["workers"]
+    return int(next(w["pid"] for w in workers if w["id"] == worker_id))
+
+
+def _start_worker(server: Server) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kickflow", "worker", "--concurrency", "1"],
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_frozen_worker_is_detected_recovered_and_completed_elsewhere(
+    stuck_server: Server, long_clip: Path
+) -> None:
+    server = stuck_server
+    clip = shutil.copy(long_clip, server.media_root / "episode.mp4")
+    with server.client() as c:
+        wait_for(lambda: health(server)["qc_worker"]["details"]["workers"] == 1, 30, "the slot")
+        # Freeze right after the service's reaper pass, so the stuck job stays visible for
+        # most of the 8 s interval before the next pass recovers it.
+        wait_for(lambda: _service_reaper_just_ran(server), 20, "a service reaper pass")
+        job_id = c.post(JOBS, json={"source": {"type": "path", "path": str(clip)}}).json()["id"]
+        running = wait_for(
+            lambda: (j := job(c, job_id))["state"] == "running" and j["progress"] > 0 and j,
+            10,
+            "the job to run",
+            interval=0.02,
+        )
+        frozen = _worker_pid(c, running["workerId"])
+        os.kill(frozen, signal.SIGSTOP)
+        other: subprocess.Popen[bytes] | None = None
+        try:
+            stuck = wait_for(
+                lambda: (h := health(server))["qc_worker"]["details"]["stuck"] >= 1 and h,
+                10,
+                "health to report the stuck job",
+            )
+            assert stuck["status"] == "error"
+            assert stuck["qc_worker"]["status"] == "error"
+            debug = c.get("/api/qc/debug").json()
+            assert [s["id"] for s in debug["stuckJobs"]] == [job_id]
+            assert debug["stuckJobs"][0]["lastHeartbeatAt"]
+
+            recovered = wait_for(
+                lambda: any(e["kind"] == "reaped" for e in job(c, job_id)["history"]),
+                15,
+                "the reaper to recover the job",
+            )
+            assert recovered
+            reaped = next(e for e in job(c, job_id)["history"] if e["kind"] == "reaped")
+            assert reaped["code"] == "lease_expired"
+
+            other = _start_worker(server)
+            done = wait_for(
+                lambda: (j := job(c, job_id))["state"] in {"completed", "failed"} and j,
+                90,
+                "another worker to finish the job",
+            )
+            assert done["state"] == "completed", done["lastError"]
+            assert done["attempt"] == 2
+            assert done["workerId"] is None
+            claims = [e["workerId"] for e in done["history"] if e["kind"] == "claimed"]
+            assert len(claims) == 2 and claims[0] != claims[1]
+            final = wait_for(
+                lambda: (h := health(server))["status"] == "ok" and h, 30, "health back to ok"
+            )
+            assert final["qc_worker"]["details"]["stuck"] == 0
+
+            # The frozen worker wakes up: its writes are fenced off and counted.
+            os.kill(frozen, signal.SIGCONT)
+            wait_for(
+                lambda: _metric(server, "kickflow_fenced_writes_total") >= 1,
+                20,
+                "the woken worker's rejected write",
+            )
+            assert job(c, job_id)["state"] == "completed"
+            assert _metric(server, 'kickflow_recoveries_total{reason="lease_expired"}') >= 1
+        finally:
+            _cleanup(frozen, other)
+
+
+def _metric(server: Server, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=30).text
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _cleanup(frozen: int, other: subprocess.Popen[bytes] | None) -> None:
+    try:
+        os.kill(frozen, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+    if other is not None:
+        other.send_signal(signal.SIGTERM)
+        assert other.wait(timeout=30) == 0
