@@ -4,6 +4,7 @@ job is completed by another worker)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -208,10 +209,8 @@ def _metric(server: Server, name: str) -> float:
 
 
 def _cleanup(frozen: int, other: subprocess.Popen[bytes] | None) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(frozen, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
     if other is not None:
         other.send_signal(signal.SIGTERM)
         assert other.wait(timeout=30) == 0
