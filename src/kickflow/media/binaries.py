@@ -58,32 +58,29 @@ def find_ffprobe(override: str = "") -> Binary | None:
     return Binary(on_path, "PATH") if on_path else None
 
 
-@lru_cache(maxsize=8)
-def binary_version(path: str) -> str:
-    """The version string FFmpeg reports for itself (``n9.0.2-…``, ``5.1.9-0+deb12u1``)."""
-    out = subprocess.run(
-        [path, "-hide_banner", "-version"],
+def _listing(path: str, flag: str) -> str:
+    """What ``ffmpeg -hide_banner FLAG`` prints on stdout."""
+    return subprocess.run(
+        [path, "-hide_banner", flag],
         capture_output=True,
         text=True,
         timeout=VERSION_TIMEOUT_S,
         check=False,
     ).stdout
-    words = out.split()
+
+
+@lru_cache(maxsize=8)
+def binary_version(path: str) -> str:
+    """The version string FFmpeg reports for itself (``n9.0.2-…``, ``5.1.9-0+deb12u1``)."""
+    words = _listing(path, "-version").split()
     return words[2] if len(words) > 2 and words[1] == "version" else "unknown"
 
 
 @lru_cache(maxsize=8)
 def available_filters(path: str) -> frozenset[str]:
     """Names of the filters this FFmpeg build has (cropdetect is missing from LGPL builds)."""
-    out = subprocess.run(
-        [path, "-hide_banner", "-filters"],
-        capture_output=True,
-        text=True,
-        timeout=VERSION_TIMEOUT_S,
-        check=False,
-    ).stdout
     names = set()
-    for line in out.splitlines():
+    for line in _listing(path, "-filters").splitlines():
         parts = line.split()
         if len(parts) >= 3 and "->" in parts[2]:
             names.add(parts[1])
