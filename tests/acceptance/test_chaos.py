@@ -86,7 +86,8 @@ class Fleet:
         self.procs[pid].wait(timeout=10)
 
 
-def ffmpeg_children(parent: int) -> list[int]:
+def ffmpeg_children(parent: int, job_id: str) -> list[int]:
+    """Running FFmpeg processes of worker ``parent`` working on ``job_id``."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
@@ -95,7 +96,8 @@ def ffmpeg_children(parent: int) -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[-1].split()
-        if b"ffmpeg" in cmd and fields[0] not in {"Z", "T"} and int(fields[1]) == parent:
+        mine = b"ffmpeg" in cmd and job_id.encode() in cmd and int(fields[1]) == parent
+        if mine and fields[0] not in {"Z", "T"}:
             pids.append(int(entry.name))
     return pids
 
@@ -183,7 +185,7 @@ def test_chaos_every_job_ends_with_one_accepted_result(
 
     # 1. SIGSTOP one running FFmpeg: the engine's watchdog kills it, the attempt is retried.
     job, pid = wait_for("a job mid-analysis", lambda: analysing_target(store, fleet, touched))  # type: ignore[misc]
-    ff = wait_for("its FFmpeg", lambda: ffmpeg_children(pid), timeout=5)[0]  # type: ignore[index]
+    ff = wait_for("its FFmpeg", lambda: ffmpeg_children(pid, job.id), timeout=5)[0]  # type: ignore[index]
     os.kill(ff, signal.SIGSTOP)
     touched.add(job.id)
     wait_for(
