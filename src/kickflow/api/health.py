@@ -21,8 +21,8 @@ from kickflow.storage import UploadStorage
 
 Component = dict[str, Any]
 GROQ_TIMEOUT_S = 2.0
-STORAGE_WARN_BYTES = 5 * 1024**3
-STORAGE_ERROR_BYTES = 512 * 1024**2
+STORAGE_WARN_BYTES = 1024**3
+STORAGE_ERROR_BYTES = 256 * 1024**2
 SEVERITY = {"ok": 0, "not_configured": 0, "warning": 1, "error": 2}
 
 
@@ -56,9 +56,9 @@ def storage(uploads: UploadStorage) -> Component:
     free = uploads.free_bytes()
     details = {"free_bytes": free, "free_gb": round(free / 1024**3, 2)}
     if free < STORAGE_ERROR_BYTES:
-        return component("error", "less than 512 MB free for uploads", details=details)
+        return component("error", "less than 256 MB free for uploads", details=details)
     if free < STORAGE_WARN_BYTES:
-        return component("warning", "less than 5 GB free for uploads", details=details)
+        return component("warning", "less than 1 GB free for uploads", details=details)
     return component("ok", f"{details['free_gb']} GB free", details=details)
 
 

@@ -3,7 +3,8 @@
 Processes, not threads: a slot that hangs or is frozen can be killed and replaced without
 touching the API, and FFmpeg's memory stays out of the server. Dead slots are restarted
 automatically; ``trigger()`` (the runbook's ``trigger_worker``) also replaces hung ones — a slot
-whose worker has not heartbeated in the registry for a while.
+whose job is stuck (its lease expired while the process lives on), or whose worker has not
+heartbeated in the registry for a while.
 """
 
 from __future__ import annotations
@@ -118,16 +119,19 @@ class WorkerSlots:
     def trigger(self) -> dict[str, object]:
         """Restart dead and hung slots; report each slot's state."""
         hostname = os.uname().nodename
-        live = {w.pid for w in self.store.live_workers() if w.hostname == hostname}
+        live = {w.id: w.pid for w in self.store.live_workers() if w.hostname == hostname}
+        wedged = {live[j.worker_id] for j in self.store.stuck_jobs() if j.worker_id in live}
         actions: list[str] = []
         with self._lock:
             for slot in list(self.slots):
                 if slot.process.poll() is not None:
                     actions.append(self._replace(slot, f"had exited ({slot.process.returncode})"))
-                elif self._hung(slot, live):
+                elif slot.process.pid in wedged:
+                    actions.append(self._replace(slot, "was hung (its job is stuck)"))
+                elif self._hung(slot, set(live.values())):
                     actions.append(self._replace(slot, "was hung (no heartbeat)"))
             states = [
-                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in live}
+                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in live.values()}
                 for s in self.slots
             ]
         message = "; ".join(actions) or "all worker slots alive; idle workers poll for new jobs"
