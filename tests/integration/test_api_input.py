@@ -208,7 +208,8 @@ def test_path_sources_outside_the_allowed_roots(server: Server, tmp_path: Any) -
             400,
         )
         assert "not found" in err["message"]
-        err = assert_error(c.post(JOBS, json={"source": {"type": "path", "path": "a\x00b"}}), 400)
+        err = assert_error(c.post(JOBS, json={"source": {"type": "path", "path": "a\x00b"}}), 422)
+        assert "source.path" in err["message"] and "not allowed" in err["message"]
     nothing_written(server)
 
 
@@ -217,6 +218,7 @@ def test_bad_query_parameters(server: Server) -> None:
         err = assert_error(c.get(JOBS, params={"state": "exploded"}), 422)
         assert "state" in err["message"]
         assert_error(c.get(JOBS, params={"limit": 0}), 422)
-        assert_error(c.get(JOBS, params={"cursor": "!!!"}), 400)
+        assert_error(c.get(JOBS, params={"cursor": "!!!"}), 422)
+        assert_error(c.get(JOBS, params={"cursor": "bm90LWpzb24="}), 400)
         assert_error(c.get("/api/qc/progress"), 400)
         assert_error(c.get(f"{JOBS}/x/report", params={"format": "pdf"}), 422)

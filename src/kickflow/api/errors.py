@@ -94,8 +94,14 @@ def describe_validation(errors: list[Any]) -> tuple[str, str]:
         detail = next(err for err in errors if err.get("type") == "json_invalid")
         reason = (detail.get("ctx") or {}).get("error", "invalid JSON")
         return "malformed_json", f"malformed JSON body: {reason}"
-    parts = [f"{_field(err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in errors[:5]]
+    parts = [f"{_field(err.get('loc', ()))}: {_phrase(err)}" for err in errors[:5]]
     return "validation_error", "; ".join(parts) or "invalid request"
+
+
+def _phrase(err: dict[str, Any]) -> str:
+    if err.get("type") == "string_pattern_mismatch":
+        return "contains characters that are not allowed (control characters, or not an id)"
+    return str(err.get("msg", "invalid"))
 
 
 def _field(loc: Any) -> str:

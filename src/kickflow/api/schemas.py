@@ -6,8 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-JobId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+# Job ids are UUIDs; anything outside this alphabet cannot be one (and NUL bytes would reach
+# the database, which PostgreSQL refuses).
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 JobIds = Annotated[list[JobId], Field(min_length=1, max_length=1000)]
+
+
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Body(BaseModel):
@@ -18,13 +25,15 @@ class PathSource(Body):
     """A file on the service's file system, under one of KICKFLOW_ALLOWED_ROOTS."""
 
     type: Literal["path"]
-    path: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=TEXT_PATTERN)]
 
 
 class SubmitOptions(Body):
     """Options shared by JSON and multipart submissions."""
 
-    profile: Annotated[str, StringConstraints(min_length=1, max_length=100)] = "default"
+    profile: Annotated[
+        str, StringConstraints(min_length=1, max_length=100, pattern=TEXT_PATTERN)
+    ] = "default"
     priority: Annotated[int, Field(ge=-100, le=100)] = 0
     project: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
@@ -84,7 +93,7 @@ DEBUG_ACTIONS: tuple[str, ...] = ("retry_specific", "retry_stuck", "cancel_stuck
 class DebugAction(Body):
     """``POST /api/qc/debug``; the action is checked by the route to list the valid ones."""
 
-    action: Annotated[str, StringConstraints(max_length=100)]
+    action: Annotated[str, StringConstraints(max_length=100, pattern=TEXT_PATTERN)]
     job_id: JobId | None = Field(None, alias="jobId")
     job_ids: JobIds | None = Field(None, alias="jobIds")
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500, pattern=TEXT_PATTERN)] | None = None

@@ -3,6 +3,7 @@ report, delete."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -14,16 +15,18 @@ from pydantic import ValidationError
 from kickflow.api import queries, uploads, views
 from kickflow.api.auth import Member, Viewer
 from kickflow.api.context import Services, Svc
-from kickflow.api.schemas import SubmitJob, SubmitOptions
-from kickflow.errors import ProfileNotFound, ReportNotReady
+from kickflow.api.schemas import ID_PATTERN, TEXT_PATTERN, SubmitJob, SubmitOptions
+from kickflow.errors import ProfileNotFound, ReportNotReady, RequestInvalid
 from kickflow.jobs import sources
 from kickflow.jobs.db import write_tx
 from kickflow.jobs.models import Job
+from kickflow.jobs.queries import decode_cursor
 from kickflow.profiles.loader import ALIASES, builtin_profile_names
 from kickflow.storage import StoredUpload
 
 router = APIRouter(prefix="/api/qc", tags=["jobs"])
-JobIdPath = Annotated[str, Path(min_length=1, max_length=64)]
+CURSOR_PATTERN = r"^[A-Za-z0-9_=-]+$"
+JobIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -150,10 +153,12 @@ def list_jobs(
     svc: Svc,
     state: Literal["queued", "running", "completed", "failed", "cancelled", "paused"] | None = None,
     verdict: Literal["passed", "needs_review", "failed"] | None = None,
-    project: Annotated[str | None, Query(max_length=200)] = None,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    project: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
+    cursor: Annotated[str | None, Query(max_length=500, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
+    if cursor and not re.match(ID_PATTERN, decode_cursor(cursor)[1]):
+        raise RequestInvalid("cursor: pass back the nextCursor value unchanged")
     page = svc.store.list_jobs(
         principal.org_id, state=state, verdict=verdict, project=project, cursor=cursor, limit=limit
     )

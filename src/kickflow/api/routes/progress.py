@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from kickflow.api import queries, views
 from kickflow.api.auth import Viewer
 from kickflow.api.context import Svc
+from kickflow.api.schemas import ID_PATTERN
 from kickflow.errors import JobNotFound, RequestInvalid
 from kickflow.jobs.db import read_tx
 from kickflow.jobs.store import JobStore
@@ -30,6 +32,9 @@ def _ids(job_id: str | None, job_ids: str | None) -> list[str]:
     ids = [job_id] if job_id else [i.strip() for i in (job_ids or "").split(",") if i.strip()]
     if not ids or len(ids) > MAX_IDS:
         raise RequestInvalid(f"jobIds: between 1 and {MAX_IDS} ids")
+    bad = next((i for i in ids if not re.match(ID_PATTERN, i)), None)
+    if bad is not None:
+        raise RequestInvalid(f"jobIds: {bad!r} is not a job id")
     return list(dict.fromkeys(ids))
 
 
@@ -37,7 +42,7 @@ def _ids(job_id: str | None, job_ids: str | None) -> list[str]:
 def progress(
     principal: Viewer,
     svc: Svc,
-    job_id: Annotated[str | None, Query(alias="jobId", max_length=64)] = None,
+    job_id: Annotated[str | None, Query(alias="jobId", pattern=ID_PATTERN)] = None,
     job_ids: Annotated[str | None, Query(alias="jobIds", max_length=20_000)] = None,
 ) -> dict[str, Any]:
     ids = _ids(job_id, job_ids)
