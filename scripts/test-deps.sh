@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# System packages some tests need (promtool for alert rules, Chromium for the dashboard).
+# System packages some tests need (promtool for alert rules, jq and curl for the runbooks,
+# Chromium for the dashboard).
 # Installed from Debian's packages when missing; a no-op when they are present.
 set -euo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# The runbook acceptance test runs the runbooks' own curl | jq command lines.
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null
