@@ -148,12 +148,17 @@ def _pump(stream: Any, lines: queue.Queue[str], keep: list[str]) -> None:
 
 
 def start_server(
-    base: Path, db_url: str, *, workers: int = 0, port: int | None = None, **env: str
+    base: Path,
+    db_url: str,
+    *,
+    workers: int = 0,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """Start ``kickflow serve`` and wait until it answers; returns the first-run admin token."""
     data_dir, media_root = base / "data", base / "media"
     media_root.mkdir(parents=True, exist_ok=True)
-    full_env = server_env(data_dir, db_url, media_root, **env)
+    full_env = server_env(data_dir, db_url, media_root, **(env or {}))
     port = port or free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "kickflow", "serve", "--port", str(port), "--workers", str(workers)],

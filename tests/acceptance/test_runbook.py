@@ -172,7 +172,7 @@ def scenario(
     tmp_path_factory: pytest.TempPathFactory, make_media: MediaFactory
 ) -> Iterator[Scenario]:
     base = tmp_path_factory.mktemp("runbook")
-    server = start_server(base, f"sqlite:///{base / 'kickflow.db'}", workers=2, **RUNBOOK_TIMINGS)
+    server = start_server(base, f"sqlite:///{base / 'kickflow.db'}", workers=2, env=RUNBOOK_TIMINGS)
     long_clip = Path(shutil.copy(make_media("long-300s.mp4", LONG_CLIP), server.media_root))
     bad_file = server.media_root / "vendor-notes.mov"
     bad_file.write_text("this is a text file, not a movie\n")
@@ -365,9 +365,13 @@ def trigger_restarts_the_frozen_slot(s: Scenario, r: Run) -> None:
     assert out["action"] == "trigger_worker" and out["embedded"] is True
     assert any("hung" in line for line in out["restarted"]), out
     for pid in list(s.frozen):
-        wait_for(lambda p=pid: _gone(p), 10, f"frozen slot {pid} to be killed")
+        wait_for(_gone_check(pid), 10, f"frozen slot {pid} to be killed")
         s.frozen.discard(pid)
     wait_for(lambda: len(s.live_slots()) >= 2, 30, "the replacement slot")
+
+
+def _gone_check(pid: int) -> Callable[[], bool]:
+    return lambda: _gone(pid)
 
 
 def _gone(pid: int) -> bool:

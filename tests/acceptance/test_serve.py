@@ -104,7 +104,7 @@ def stuck_server(
     empty_database_url: Callable[[str], str],
 ) -> Iterator[Server]:
     """``kickflow serve --workers 1`` with short leases and an 8 s reaper interval."""
-    server = start_server(tmp_path, empty_database_url(request.param), workers=1, **STUCK_TIMINGS)
+    server = start_server(tmp_path, empty_database_url(request.param), workers=1, env=STUCK_TIMINGS)
     try:
         yield server
     finally:

@@ -135,9 +135,11 @@ def test_groq_and_google_when_configured(tmp_path: Path, fake_groq: str) -> None
     server = start_server(
         tmp_path,
         f"sqlite:///{tmp_path / 'groq.db'}",
-        KICKFLOW_GROQ_API_KEY=GROQ_KEY,
-        KICKFLOW_GROQ_BASE_URL=fake_groq,
-        KICKFLOW_GOOGLE_CLIENT_ID="client-123.apps.googleusercontent.com",
+        env={
+            "KICKFLOW_GROQ_API_KEY": GROQ_KEY,
+            "KICKFLOW_GROQ_BASE_URL": fake_groq,
+            "KICKFLOW_GOOGLE_CLIENT_ID": "client-123.apps.googleusercontent.com",
+        },
     )
     try:
         report = full(server)

@@ -29,7 +29,9 @@ JOBS = "/api/qc/jobs"
 @pytest.fixture(scope="module")
 def worker_store(api_server: Server) -> Iterator[JobStore]:
     """The server's database, opened the way a worker opens it."""
-    store = JobStore(api_server.db_url, Settings(database_url=api_server.db_url))
+    store = JobStore(
+        api_server.db_url, Settings.model_validate({"database_url": api_server.db_url})
+    )
     yield store
     store.close()
 
@@ -109,7 +111,9 @@ def test_list_filters_and_cursor_pagination(api: httpx.Client, media: Path) -> N
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"project": "paging", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        params: dict[str, Any] = {"project": "paging", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
         page = api.get(JOBS, params=params).json()
         seen += [j["id"] for j in page["jobs"]]
         cursor = page["nextCursor"]
