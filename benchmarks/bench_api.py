@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,18 +29,20 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from kickflow.api.tokens import create_org, create_token  # noqa: E402
-from kickflow.jobs.db import make_engine, write_tx  # noqa: E402
-from kickflow.jobs.migrate import upgrade  # noqa: E402
-from kickflow.jobs.schema import job_events, jobs  # noqa: E402
-from tests.fixtures_server import free_port  # noqa: E402
+from kickflow.api.tokens import create_org, create_token
+from kickflow.jobs.db import make_engine, write_tx
+from kickflow.jobs.migrate import upgrade
+from kickflow.jobs.schema import job_events, jobs
 
 STATES = ["completed"] * 80 + ["failed"] * 8 + ["cancelled"] * 4 + ["queued"] * 6 + ["running"] * 2
 BATCH = 5000
 PG = "postgresql+psycopg://{user}@127.0.0.1:5432/{name}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def job_row(org_id: str, index: int, now: float) -> dict[str, Any]:
@@ -94,11 +97,8 @@ def fill(url: str, n_jobs: int) -> tuple[str, list[str]]:
             conn.execute(sa.insert(jobs), rows)
             conn.execute(sa.insert(job_events), events)
         ids += [r["id"] for r in rows]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ANALYZE")
-        else:
-            conn.exec_driver_sql("ANALYZE")
+    with engine.begin() as conn:  # fresh statistics, as autovacuum would have by now
+        conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return token, ids
 
