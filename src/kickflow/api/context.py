@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from kickflow.api.health import TerminalCounts
 from kickflow.config import Settings
 from kickflow.jobs.store import JobStore
 from kickflow.storage import UploadStorage
@@ -35,6 +36,7 @@ class Services:
     storage: UploadStorage
     workers: WorkerControl | None = None
     reaper: ReaperSchedule | None = None
+    terminal_counts: TerminalCounts = field(default_factory=TerminalCounts)
 
 
 def services(request: Request) -> Services:

@@ -6,6 +6,7 @@ and never raises; nothing in here is tenant data or a secret.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+from kickflow.api import queries
 from kickflow.errors import KickflowError
 from kickflow.jobs.db import read_tx
 from kickflow.jobs.store import JobStore
@@ -23,6 +25,7 @@ Component = dict[str, Any]
 GROQ_TIMEOUT_S = 2.0
 STORAGE_WARN_BYTES = 1024**3
 STORAGE_ERROR_BYTES = 256 * 1024**2
+TERMINAL_TTL_S = 5.0
 SEVERITY = {"ok": 0, "not_configured": 0, "warning": 1, "error": 2}
 
 
@@ -62,8 +65,35 @@ def storage(uploads: UploadStorage) -> Component:
     return component("ok", f"{details['free_gb']} GB free", details=details)
 
 
-def qc_worker(store: JobStore) -> Component:
-    counts = store.counts()
+class TerminalCounts:
+    """Completed/failed/cancelled totals, cached briefly: counting them scans the whole job
+    table, and they do not decide any status (queued, running and stuck are always fresh)."""
+
+    def __init__(self, ttl_seconds: float = TERMINAL_TTL_S) -> None:
+        self.ttl = ttl_seconds
+        self._value: dict[str, int] = {}
+        self._at = -1e9
+        self._lock = threading.Lock()
+
+    def get(self, store: JobStore) -> dict[str, int]:
+        with self._lock:
+            if time.monotonic() - self._at > self.ttl:
+                with read_tx(store.engine) as conn:
+                    self._value = queries.state_counts(conn, queries.TERMINAL_VALUES)
+                self._at = time.monotonic()
+            return dict(self._value)
+
+
+def fresh_counts(store: JobStore, terminal: TerminalCounts) -> dict[str, int]:
+    """Active states and stuck now, terminal states from the short cache."""
+    with read_tx(store.engine) as conn:
+        counts = queries.state_counts(conn, queries.ACTIVE_VALUES)
+        counts["stuck"] = queries.stuck_count(conn, store.settings.stuck_after_seconds)
+    return counts | terminal.get(store)
+
+
+def qc_worker(store: JobStore, terminal: TerminalCounts) -> Component:
+    counts = fresh_counts(store, terminal)
     workers = store.live_workers()
     oldest = store.oldest_queued_age()
     details = {

@@ -13,11 +13,13 @@ from sqlalchemy.engine import Connection
 from kickflow.errors import JobNotFound
 from kickflow.jobs import queue
 from kickflow.jobs.models import Job
+from kickflow.jobs.ops import stuck
 from kickflow.jobs.schema import job_events, jobs
 from kickflow.jobs.states import ACTIVE, JobState
 from kickflow.metrics import Histogram
 
 TERMINAL_VALUES = ("completed", "failed", "cancelled")
+ACTIVE_VALUES = ("queued", "running", "paused")
 FFMPEG_KILL_CODES = ("ffmpeg_stalled", "ffmpeg_timeout", "memory_exceeded")
 
 
@@ -101,3 +103,21 @@ def job_durations(conn: Connection, bounds: Sequence[float]) -> Histogram:
 def attempts(conn: Connection, bounds: Sequence[float]) -> Histogram:
     finished = jobs.c.state.in_(["completed", "failed"])
     return histogram(conn, sa.cast(jobs.c.attempt, sa.Double), finished, bounds)
+
+
+def state_counts(conn: Connection, states: Sequence[str]) -> dict[str, int]:
+    """Jobs (every organisation) in each of ``states``, 0 when none.
+
+    One scalar sub-query per state: an equality on ``state`` uses the state indexes, where
+    ``state IN (…) GROUP BY state`` made PostgreSQL scan the whole table."""
+    counts = [
+        sa.select(sa.func.count()).where(jobs.c.state == sa.literal(s)).scalar_subquery()
+        for s in states
+    ]
+    row = conn.execute(sa.select(*counts)).one()
+    return {s: int(n or 0) for s, n in zip(states, row, strict=True)}
+
+
+def stuck_count(conn: Connection, stuck_after: float) -> int:
+    """Running jobs (every organisation) with an expired lease or no progress."""
+    return int(conn.execute(sa.select(sa.func.count()).where(stuck(stuck_after))).scalar() or 0)

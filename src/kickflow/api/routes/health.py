@@ -29,7 +29,7 @@ def full(svc: Svc) -> dict[str, Any]:
     components = {
         "database": health.timed(lambda: health.database(svc.store)),
         "storage": health.timed(lambda: health.storage(svc.storage)),
-        "qc_worker": health.timed(lambda: health.qc_worker(svc.store)),
+        "qc_worker": health.timed(lambda: health.qc_worker(svc.store, svc.terminal_counts)),
         "ffmpeg": health.timed(lambda: health.ffmpeg(s.ffmpeg)),
         "groq_api": health.timed(lambda: health.groq_api(s.groq_api_key, s.groq_base_url)),
         "google_oauth": health.timed(lambda: health.google_oauth(s.google_client_id)),
