@@ -3,9 +3,11 @@
 
     .venv/bin/python benchmarks/bench_queue.py [--jobs-per-worker 1000] [--backends sqlite,postgres]
 
-Throughput is a burn-down: N jobs are enqueued (one transaction each, timed on its own), then
-1, 4 or 8 worker processes claim (one job per claim, as the real worker does) and complete
-them. "end-to-end" counts enqueue + claim + complete: N / (enqueue time + burn-down time).
+Throughput: 1, 4 or 8 producer processes enqueue N jobs (timed on their own), then as many
+worker processes burn them down (claim + complete). Batch 1 is one job per transaction
+everywhere (what `kickflow worker` does); batch 10 uses ``enqueue_many``, ``claim(limit=10)``
+and ``complete_many``: ten jobs per transaction.
+"end-to-end" counts enqueue + claim + complete: N / (enqueue time + burn-down time).
 Recovery: a process claims a job, heartbeats, and is SIGKILLed; a reaper process running every
 R seconds must re-queue the job within lease + R.
 """
@@ -13,6 +15,7 @@ R seconds must re-queue the job within lease + R.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import multiprocessing
 import os
@@ -34,6 +37,7 @@ from kickflow.jobs.migrate import upgrade
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 WORKER_COUNTS = (1, 4, 8)
+BATCHES = (1, 10)  # jobs per claim: 1 is what `kickflow worker` does; 10 with complete_many
 RECOVERY = {"lease_seconds": 3.0, "heartbeat_seconds": 0.5, "reaper_interval_seconds": 1.0}
 
 
@@ -64,7 +68,7 @@ def _migrate(url: str) -> None:
     engine.dispose()
 
 
-def _burn(url: str, start_at: float, out: str) -> None:
+def _burn(url: str, start_at: float, out: str, batch: int) -> None:
     store = JobStore(url, Settings())
     worker = f"bench-{os.getpid()}"
     latencies: list[float] = []
@@ -73,39 +77,57 @@ def _burn(url: str, start_at: float, out: str) -> None:
         time.sleep(0.0005)
     while True:
         t0 = time.perf_counter()
-        claimed = store.claim(worker)
+        claimed = store.claim(worker, limit=batch)
         latencies.append(time.perf_counter() - t0)
         if not claimed:
             break
-        for c in claimed:
-            store.complete(c.lease, "passed", {})
-            done += 1
+        if batch == 1:
+            store.complete(claimed[0].lease, "passed", {})
+        else:
+            store.complete_many([(c.lease, "passed", {}) for c in claimed])
+        done += len(claimed)
     Path(out).write_text(json.dumps({"done": done, "lat": latencies, "end": time.time()}))
 
 
-def _enqueue(url: str, n: int) -> float:
+def _produce(url: str, n: int, batch: int, start_at: float, out: str) -> None:
     store = JobStore(url, Settings())
     org = store.ensure_org()
-    t0 = time.perf_counter()
-    for i in range(n):
-        store.enqueue(org, "path", f"/bench/{i}.mov", file_name=f"{i}.mov")
-    elapsed = time.perf_counter() - t0
-    store.close()
-    return elapsed
+    while time.time() < start_at:
+        time.sleep(0.0005)
+    for first in range(0, n, batch):
+        items = [
+            store.new_job(org, "path", f"/bench/{i}.mov", file_name=f"{i}.mov")
+            for i in range(first, min(n, first + batch))
+        ]
+        if batch == 1:
+            store.enqueue(org, "path", items[0].source_ref, file_name=items[0].file_name)
+        else:
+            store.enqueue_many(items)
+    Path(out).write_text(json.dumps({"end": time.time()}))
 
 
-def throughput(url: str, workers: int, jobs: int) -> dict[str, float]:
-    enqueue_s = _enqueue(url, jobs)
+def _run(target: object, args: list[tuple[object, ...]], outs: list[str]) -> list[dict]:  # type: ignore[type-arg]
     ctx = multiprocessing.get_context("spawn")
-    start_at = time.time() + 1.5 + 0.2 * workers
+    procs = [ctx.Process(target=target, args=a) for a in args]  # type: ignore[arg-type]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    return [json.loads(Path(o).read_text()) for o in outs]
+
+
+def throughput(url: str, workers: int, jobs: int, batch: int) -> dict[str, float]:
+    """W producers enqueue N jobs, then W workers burn them down, both in ``batch`` sizes."""
+    jobs = jobs // workers * workers
     with tempfile.TemporaryDirectory() as tmp:
+        outs = [f"{tmp}/p{i}.json" for i in range(workers)]
+        start_at = time.time() + 1.5 + 0.2 * workers
+        args = [(url, jobs // workers, batch, start_at, o) for o in outs]
+        enqueue_s = max(r["end"] for r in _run(_produce, args, outs)) - start_at  # type: ignore[arg-type]
         outs = [f"{tmp}/w{i}.json" for i in range(workers)]
-        procs = [ctx.Process(target=_burn, args=(url, start_at, o)) for o in outs]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join()
-        results = [json.loads(Path(o).read_text()) for o in outs]
+        start_at = time.time() + 1.5 + 0.2 * workers
+        results = _run(_burn, [(url, start_at, o, batch) for o in outs], outs)  # type: ignore[arg-type]
     burn_s = max(r["end"] for r in results) - start_at
     lat = sorted(x for r in results for x in r["lat"])
     assert sum(r["done"] for r in results) == jobs
@@ -171,15 +193,15 @@ def main() -> None:
     parser.add_argument("--min-jobs", type=int, default=3000)
     parser.add_argument("--backends", default="sqlite,postgres")
     args = parser.parse_args()
-    print(f"{'backend':<9}{'workers':>8}{'jobs':>7}{'enqueue/s':>11}{'claim+done/s':>14}"
+    print(f"{'backend':<9}{'workers':>8}{'batch':>6}{'jobs':>7}{'enqueue/s':>11}{'claim+done/s':>14}"
           f"{'end-to-end/s':>14}{'claim p50 ms':>14}{'claim p99 ms':>14}")  # fmt: skip
     recoveries = {}
     for backend in args.backends.split(","):
-        for workers in WORKER_COUNTS:
+        for workers, batch in itertools.product(WORKER_COUNTS, BATCHES):
             jobs = max(args.min_jobs, args.jobs_per_worker * workers)
             with database(backend) as url:
-                r = throughput(url, workers, jobs)
-            print(f"{backend:<9}{workers:>8}{jobs:>7}{r['enqueue_per_s']:>11.0f}"
+                r = throughput(url, workers, jobs, batch)
+            print(f"{backend:<9}{workers:>8}{batch:>6}{jobs:>7}{r['enqueue_per_s']:>11.0f}"
                   f"{r['burn_per_s']:>14.0f}{r['end_to_end_per_s']:>14.0f}"
                   f"{r['claim_p50_ms']:>14.2f}{r['claim_p99_ms']:>14.2f}", flush=True)  # fmt: skip
         with database(backend) as url:

@@ -259,3 +259,30 @@ def test_worker_registry(store: JobStore) -> None:
     assert [w.id for w in store.live_workers()] == ["w-1"]
     store.worker_heartbeat("w-1", "stopped")
     assert store.live_workers() == []
+
+
+def test_migrations_produce_exactly_the_declared_schema(store: JobStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from kickflow.jobs.schema import metadata
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_batch_enqueue_and_batch_complete_are_fenced_per_job(store: JobStore) -> None:
+    org = store.ensure_org()
+    items = [store.new_job(org, "path", f"/m/{i}", file_name=f"{i}.mov") for i in range(4)]
+    keyed = store.new_job(org, "path", "/m/k", file_name="k.mov", idempotency_key="k")
+    jobs = store.enqueue_many([*items, keyed, keyed])
+    assert len({j.id for j in jobs}) == 5 and jobs[4].id == jobs[5].id
+    claimed = store.claim("w1", limit=5)
+    lost = claimed[0].lease
+    store.release(lost)
+    accepted = store.complete_many([(c.lease, "passed", {"n": 1}) for c in claimed])
+    assert accepted == [False, True, True, True, True]
+    assert store.get(org, claimed[1].job.id).report == {"n": 1}
+    assert store.get(org, lost.job_id).state is JobState.QUEUED
+    assert [e.kind for e in store.events(lost.job_id)][-1] == "fenced"

@@ -17,6 +17,7 @@ Public API (everything else in this package is internal)::
     info = sources.inspect("path"|"upload", ref, settings)  # -> SourceInfo(file_name, size)
     job = store.enqueue(org, "path", ref, file_name=..., profile=..., project=, priority=,
                         idempotency_key=, file_size=, max_attempts=)
+    jobs = store.enqueue_many([store.new_job(org, "upload", ref, file_name=...), ...])
     store.get(org, job_id) -> Job (JobNotFound)    store.list_jobs(org, state=, verdict=, project=,
     cursor=, limit=) -> Page(jobs, next_cursor)    store.events(job_id, org) -> [JobEvent]
     store.counts(org) -> {state: n, ..., "stuck": n}    store.stuck_jobs(org)
@@ -32,6 +33,7 @@ Public API (everything else in this package is internal)::
     [Claimed(job, lease)] = store.claim(worker_id, limit=1)
     store.heartbeat(lease, progress, phase) -> HeartbeatReply(lease_held, cancel_requested,
     pause_requested)   complete(lease, verdict, report)   fail(lease, code, msg, permanent=)
+    complete_many([(lease, verdict, report), ...]) -> [accepted?]
     release(lease)   acknowledge_cancel(lease)   acknowledge_pause(lease)
     register_worker(id, host, pid, concurrency)   worker_heartbeat(id, state)
 
@@ -53,7 +55,7 @@ from kickflow.jobs.models import (
     WorkerInfo,
 )
 from kickflow.jobs.queries import Page
-from kickflow.jobs.queue import DEFAULT_PROFILE
+from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
 from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.states import ACTIVE, TERMINAL, JobState
 from kickflow.jobs.store import BulkResult, JobStore
@@ -71,6 +73,7 @@ __all__ = [
     "JobState",
     "JobStore",
     "Lease",
+    "NewJob",
     "Page",
     "ReapResult",
     "WorkerInfo",

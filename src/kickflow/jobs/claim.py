@@ -9,13 +9,15 @@ the number of claimers racing at that instant; they never run the same attempt).
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from kickflow.jobs.models import Claimed, Job, Lease
 from kickflow.jobs.ops import guarded
-from kickflow.jobs.schema import flags, job_events, jobs, organisations
+from kickflow.jobs.schema import QUEUED_ONLY, flags, job_events, jobs, organisations
 from kickflow.jobs.sqlfuncs import db_now, new_token
 from kickflow.jobs.states import JobState
 
@@ -28,7 +30,7 @@ def _not_paused() -> ColumnElement[bool]:
     return ~sa.exists().where(flags.c.name == PAUSE_FLAG, flags.c.value == "1")
 
 
-def _under_cap(default_cap: int) -> ColumnElement[bool]:
+def _under_cap(default_cap: ColumnElement[int]) -> ColumnElement[bool]:
     running = jobs.alias("running")
     n_running = (
         sa.select(sa.func.count())
@@ -44,13 +46,13 @@ def _under_cap(default_cap: int) -> ColumnElement[bool]:
     return sa.or_(cap <= 0, n_running < cap)
 
 
-def _candidates(limit: int, default_cap: int) -> sa.CTE:
+def _candidates(limit: ColumnElement[int], default_cap: ColumnElement[int]) -> sa.CTE:
     # MATERIALIZED: the locked pick is computed once; an IN (sub-select … LIMIT) may be
     # re-scanned by PostgreSQL's planner and then return more rows than the limit.
     return (
         sa.select(jobs.c.id)
         .where(
-            jobs.c.state == QUEUED,
+            QUEUED_ONLY,  # a literal, so SQLite can use the partial claim index
             jobs.c.run_at <= db_now(),
             _not_paused(),
             _under_cap(default_cap),
@@ -63,19 +65,20 @@ def _candidates(limit: int, default_cap: int) -> sa.CTE:
     )
 
 
-def claim(
-    conn: Connection, worker_id: str, *, lease_seconds: float, default_cap: int, limit: int = 1
-) -> list[Claimed]:
-    """Claim up to ``limit`` due jobs for ``worker_id``: attempt += 1, fresh lease token."""
+@functools.cache
+def claim_statement() -> sa.Update:
+    """The claim, built once; parameters ``worker_id``, ``lease_s``, ``cap``, ``limit``."""
     now = db_now()
-    picked = _candidates(limit, default_cap)
-    stmt = (
+    picked = _candidates(
+        sa.bindparam("limit", type_=sa.Integer), sa.bindparam("cap", type_=sa.Integer)
+    )
+    return (
         guarded("claim", jobs.c.id == picked.c.id)
         .values(
             attempt=jobs.c.attempt + 1,
             lease_token=new_token(),
-            lease_expires_at=now + lease_seconds,
-            worker_id=worker_id,
+            lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Double),
+            worker_id=sa.bindparam("worker_id", type_=sa.String),
             heartbeat_at=now,
             progress=0,
             progress_at=now,
@@ -85,7 +88,15 @@ def claim(
         )
         .returning(*jobs.c)
     )
-    claimed = [Job.from_row(r) for r in conn.execute(stmt).mappings().all()]
+
+
+def claim(
+    conn: Connection, worker_id: str, *, lease_seconds: float, default_cap: int, limit: int = 1
+) -> list[Claimed]:
+    """Claim up to ``limit`` due jobs for ``worker_id``: attempt += 1, fresh lease token."""
+    params = {"worker_id": worker_id, "lease_s": lease_seconds, "cap": default_cap, "limit": limit}
+    rows = conn.execute(claim_statement(), params).mappings().all()
+    claimed = [Job.from_row(r) for r in rows]
     if claimed:
         conn.execute(sa.insert(job_events), [_claim_event(j) for j in claimed])
     return [Claimed(j, Lease(j.id, j.lease_token or "", j.attempt, worker_id)) for j in claimed]

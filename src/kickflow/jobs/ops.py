@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.sql import ColumnElement, Update
 
 from kickflow.jobs import states
 from kickflow.jobs.models import Job, Lease
-from kickflow.jobs.schema import job_events, jobs
+from kickflow.jobs.schema import RUNNING_ONLY, job_events, jobs
 from kickflow.jobs.sqlfuncs import db_now
 
 RUNNING = states.JobState.RUNNING.value
@@ -28,20 +29,19 @@ def guarded(action: str, *where: ColumnElement[bool]) -> Update:
     return sa.update(jobs).where(cond, *where).values(state=t.target.value, updated_at=db_now())
 
 
-def fenced(lease: Lease) -> ColumnElement[bool]:
-    """The predicate every worker write carries: same job, same lease token, still running."""
-    return sa.and_(
-        jobs.c.id == lease.job_id,
-        jobs.c.lease_token == lease.token,
-        jobs.c.state == RUNNING,
-    )
+def fenced(lease: Lease | None = None) -> ColumnElement[bool]:
+    """The predicate every worker write carries: same job, same lease token, still running.
+    Without a lease it uses the bind parameters ``job_id`` and ``token``."""
+    job_id = sa.bindparam("job_id", type_=sa.String) if lease is None else lease.job_id
+    token = sa.bindparam("token", type_=sa.String) if lease is None else lease.token
+    return sa.and_(jobs.c.id == job_id, jobs.c.lease_token == token, jobs.c.state == RUNNING)
 
 
 def stuck(stuck_after: float) -> ColumnElement[bool]:
     """Running with an expired lease, or with progress unchanged for ``stuck_after`` seconds."""
     now = db_now()
     return sa.and_(
-        jobs.c.state == RUNNING,
+        RUNNING_ONLY,  # a literal, so SQLite can use the partial index of running jobs
         sa.or_(jobs.c.lease_expires_at < now, jobs.c.progress_at < now - stuck_after),
     )
 
@@ -55,6 +55,12 @@ def load_for_update(conn: Connection, where: ColumnElement[bool]) -> Job | None:
     """The job matching ``where``, row-locked on PostgreSQL (SQLite holds the write lock)."""
     row = conn.execute(sa.select(jobs).where(where).with_for_update()).mappings().first()
     return Job.from_row(row) if row else None
+
+
+@functools.cache
+def event_insert() -> sa.Insert:
+    """``INSERT INTO job_events`` stamped with the database clock (built once)."""
+    return sa.insert(job_events).values(at=db_now())
 
 
 def add_event(
@@ -71,18 +77,18 @@ def add_event(
 ) -> None:
     """Append one line to a job's history."""
     conn.execute(
-        sa.insert(job_events).values(
-            job_id=job.id,
-            org_id=job.org_id,
-            at=db_now(),
-            kind=kind,
-            from_state=None if kind == "enqueued" else (from_state or job.state.value),
-            to_state=to_state,
-            attempt=job.attempt if attempt is None else attempt,
-            worker_id=worker_id or job.worker_id,
-            code=code,
-            message=message,
-        )
+        event_insert(),
+        {
+            "job_id": job.id,
+            "org_id": job.org_id,
+            "kind": kind,
+            "from_state": None if kind == "enqueued" else (from_state or job.state.value),
+            "to_state": to_state,
+            "attempt": job.attempt if attempt is None else attempt,
+            "worker_id": worker_id or job.worker_id,
+            "code": code,
+            "message": message,
+        },
     )
 
 

@@ -4,6 +4,7 @@ write transaction handed in by :class:`kickflow.jobs.store.JobStore`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Connection
 from kickflow.errors import JobNotFound
 from kickflow.jobs import states
 from kickflow.jobs.models import Job
-from kickflow.jobs.ops import add_event, cleared_lease, guarded, load_for_update
+from kickflow.jobs.ops import add_event, cleared_lease, event_insert, guarded, load_for_update
 from kickflow.jobs.schema import jobs
 from kickflow.jobs.sqlfuncs import db_now
 from kickflow.jobs.states import JobState
@@ -81,6 +82,39 @@ def enqueue(conn: Connection, new: NewJob) -> Job:
     job = Job.from_row(row)
     add_event(conn, job, "enqueued", to_state=job.state.value)
     return job
+
+
+def _row(new: NewJob, now: float) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()), "org_id": new.org_id, "project": new.project,
+        "file_name": new.file_name, "file_size": new.file_size,
+        "source_type": new.source_type, "source_ref": new.source_ref, "profile": new.profile,
+        "idempotency_key": None, "state": JobState.QUEUED.value,
+        "max_attempts": new.max_attempts, "priority": new.priority,
+        "run_at": now + new.delay_seconds, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def enqueue_many(conn: Connection, items: Sequence[NewJob]) -> list[Job]:
+    """Queue a batch in one transaction (jobs with idempotency keys go one by one)."""
+    plain = [n for n in items if not n.idempotency_key]
+    now = float(conn.execute(sa.select(db_now())).scalar_one())
+    inserted: list[Job] = []
+    if plain:
+        stmt = sa.insert(jobs).returning(*jobs.c, sort_by_parameter_order=True)
+        rows = conn.execute(stmt, [_row(n, now) for n in plain]).mappings().all()
+        inserted = [Job.from_row(r) for r in rows]
+        conn.execute(event_insert(), [_enqueued_event(j) for j in inserted])
+    fresh = iter(inserted)
+    return [enqueue(conn, n) if n.idempotency_key else next(fresh) for n in items]
+
+
+def _enqueued_event(job: Job) -> dict[str, object]:
+    return {
+        "job_id": job.id, "org_id": job.org_id, "kind": "enqueued", "from_state": None,
+        "to_state": job.state.value, "attempt": 0, "worker_id": None, "code": None,
+        "message": None,
+    }  # fmt: skip
 
 
 def locked(conn: Connection, org_id: str | None, job_id: str) -> Job:

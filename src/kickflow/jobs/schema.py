@@ -76,11 +76,30 @@ jobs = sa.Table(
         name="ck_jobs_state",
     ),
     sa.UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency_key"),
-    sa.Index("ix_jobs_claim", "state", "priority", "run_at", "created_at"),
     sa.Index("ix_jobs_org_state", "org_id", "state"),
     sa.Index("ix_jobs_org_created", "org_id", "created_at", "id"),
     sa.Index("ix_jobs_org_updated", "org_id", "updated_at"),
-    sa.Index("ix_jobs_running_lease", "state", "lease_expires_at"),
+)
+
+# The claim walks queued jobs in claim order and stops at the first that fits: a partial index
+# in exactly that order keeps claims O(1) however deep the queue is. Queries must spell the
+# state as a literal (QUEUED_ONLY / RUNNING_ONLY) for SQLite to use these partial indexes.
+QUEUED_ONLY = sa.text("state = 'queued'")
+sa.Index(
+    "ix_jobs_queued",
+    jobs.c.priority.desc(),
+    jobs.c.run_at,
+    jobs.c.created_at,
+    postgresql_where=QUEUED_ONLY,
+    sqlite_where=QUEUED_ONLY,
+)
+
+RUNNING_ONLY = sa.text("state = 'running'")
+sa.Index(
+    "ix_jobs_running",
+    jobs.c.lease_expires_at,
+    postgresql_where=RUNNING_ONLY,
+    sqlite_where=RUNNING_ONLY,
 )
 
 job_events = sa.Table(

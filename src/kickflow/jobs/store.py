@@ -8,7 +8,7 @@ raise :class:`~kickflow.errors.LeaseLost` when a write is fenced off.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -123,19 +123,11 @@ class JobStore:
         delay_seconds: float = 0.0,
     ) -> Job:
         """Queue a job; the same idempotency key in the same organisation returns the first job."""
-        new = queue.NewJob(
-            org_id,
-            source_type,
-            source_ref,
-            file_name,
-            profile,
-            max_attempts or self.settings.max_attempts,
-            project,
-            priority,
-            idempotency_key,
-            file_size,
-            delay_seconds,
-        )
+        new = self.new_job(
+            org_id, source_type, source_ref, file_name=file_name, profile=profile,
+            project=project, priority=priority, idempotency_key=idempotency_key,
+            file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
+        )  # fmt: skip
         try:
             return self._write(lambda c: queue.enqueue(c, new))
         except KickflowError:
@@ -146,6 +138,32 @@ class JobStore:
             if found is None:
                 raise
             return found
+
+    def enqueue_many(self, items: Sequence[queue.NewJob]) -> list[Job]:
+        """Queue a batch (``kickflow.jobs.NewJob`` each) in one transaction, in order."""
+        return self._write(lambda c: queue.enqueue_many(c, items))
+
+    def new_job(
+        self,
+        org_id: str,
+        source_type: str,
+        source_ref: str,
+        *,
+        file_name: str,
+        profile: str = DEFAULT_PROFILE,
+        project: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        file_size: int | None = None,
+        max_attempts: int | None = None,
+        delay_seconds: float = 0.0,
+    ) -> queue.NewJob:
+        """A job description for ``enqueue_many`` (defaults as in ``enqueue``)."""
+        return queue.NewJob(
+            org_id, source_type, source_ref, file_name, profile,
+            max_attempts or self.settings.max_attempts, project, priority, idempotency_key,
+            file_size, delay_seconds,
+        )  # fmt: skip
 
     def get(self, org_id: str | None, job_id: str) -> Job:
         """The job; JobNotFound when it does not exist in ``org_id``."""
@@ -344,6 +362,15 @@ class JobStore:
         return self._finish(
             lease, "result", lambda c: lease_ops.complete(c, lease, verdict, report)
         )
+
+    def complete_many(self, results: Sequence[tuple[Lease, str, dict[str, Any]]]) -> list[bool]:
+        """Complete several attempts in one transaction (``(lease, verdict, report)`` each);
+        True where accepted, False where fenced off (recorded as ``fenced`` events)."""
+        accepted = self._write(lambda c: lease_ops.complete_many(c, results))
+        for (lease, _, _), ok in zip(results, accepted, strict=True):
+            if not ok:
+                self._fenced(lease, "result")
+        return accepted
 
     def fail(self, lease: Lease, code: str, message: str, *, permanent: bool) -> Job:
         """Record a failed attempt: re-queued with backoff, or failed if permanent/exhausted."""
