@@ -7,7 +7,7 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,12 @@ from kickflow.jobs.db import read_tx, write_tx
 from kickflow.jobs.migrate import current_revision
 from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.schema import api_tokens
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from kickflow.api.background import ReaperLoop
+    from kickflow.api.slots import WorkerSlots
 
 # Open event streams never end on their own; shutdown waits this long for them.
 GRACEFUL_SECONDS = 3
@@ -94,8 +100,6 @@ def serve(
     ] = 2,
 ) -> None:
     """Run the service: API, dashboard, worker slots and the reaper."""
-    import uvicorn
-
     from kickflow.api import create_app
     from kickflow.api.background import ReaperLoop
     from kickflow.api.slots import WorkerSlots
@@ -104,12 +108,21 @@ def serve(
     configure_logging(log_path(settings))
     store = open_store(settings)
     token = first_run_token(store)
-    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
     slots = WorkerSlots(workers, settings, store, log_path(settings)) if workers else None
-
     reaper = ReaperLoop(store, settings.reaper_interval_seconds)
+    app = create_app(
+        settings, store=store, workers=slots, reaper=reaper, background=_starter(reaper, slots)
+    )
+    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
+    typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
+    sys.stdout.flush()
+    _run(app, host, port)
 
-    def background() -> Callable[[], None]:
+
+def _starter(reaper: ReaperLoop, slots: WorkerSlots | None) -> Callable[[], Callable[[], None]]:
+    """What the app starts with its lifespan: the reaper loop, then the worker slots."""
+
+    def start() -> Callable[[], None]:
         reaper.start()
         if slots:
             slots.start()
@@ -121,9 +134,12 @@ def serve(
 
         return stop
 
-    app = create_app(settings, store=store, workers=slots, reaper=reaper, background=background)
-    typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
-    sys.stdout.flush()
+    return start
+
+
+def _run(app: FastAPI, host: str, port: int) -> None:
+    import uvicorn
+
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
     # place that ends the process normally, so a requested stop exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
