@@ -48,6 +48,18 @@ def test_promtool_check_rules() -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_promtool_check_scrape_config() -> None:
+    scrape = ROOT / "deploy" / "prometheus" / "scrape.yml"
+    out = subprocess.run(
+        [_promtool(), "check", "config", str(scrape)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_promtool_alert_unit_tests_pass() -> None:
     assert RULE_TESTS, "no alert unit tests in deploy/prometheus/tests"
     out = subprocess.run(
