@@ -7,6 +7,7 @@ job must be completed or failed with a reason, none stranded, none with two acce
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
@@ -127,22 +128,36 @@ def event_codes(store: JobStore, job_id: str) -> list[tuple[str, str | None, str
 
 
 def sqlite_writable(url: str) -> bool:
-    """Whether a writer can get SQLite's write lock within a second."""
-    conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=1.0, isolation_level=None)
+    """Whether a writer can get through the writer queue and SQLite's write lock in time."""
+    database = url.removeprefix("sqlite:///")
+    fd = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
+        conn = sqlite3.connect(database, timeout=1.0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.close()
     finally:
-        conn.close()
+        os.close(fd)  # also releases the lock
 
 
 def freeze_a_worker(store: JobStore, fleet: Fleet, skip: set[str]) -> tuple[Job, int]:
     """SIGSTOP a worker that is mid-analysis. On SQLite a process frozen inside a write
-    transaction would block every writer (a documented SQLite limit), so that draw is thawed
-    at once and another one is made."""
+    transaction (or holding the writer queue) would block every writer (a documented SQLite
+    limit), so that draw is thawed at once and another one is made."""
     for _ in range(10):
         job, pid = wait_for("a job mid-analysis", lambda: analysing_target(store, fleet, skip))  # type: ignore[misc]
         os.kill(pid, signal.SIGSTOP)
