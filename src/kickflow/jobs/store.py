@@ -319,6 +319,10 @@ class JobStore:
     def worker_heartbeat(self, worker_id: str, state: str = "running") -> None:
         self._write(lambda c: registry.beat_worker(c, worker_id, state))
 
+    def prune_workers(self, older_than_seconds: float = 86400.0) -> int:
+        """Forget workers silent for longer than ``older_than_seconds`` (default a day)."""
+        return self._write(lambda c: registry.prune_workers(c, older_than_seconds))
+
     def live_workers(self) -> list[WorkerInfo]:
         """Workers that heart-beat within three heartbeat periods."""
         within = max(3 * self.settings.heartbeat_seconds, 5.0)

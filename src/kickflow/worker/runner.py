@@ -62,6 +62,7 @@ class Worker:
     def start(self) -> None:
         """Register, clean stale temp dirs, start housekeeping and the job slots."""
         self.store.register_worker(self.id, socket.gethostname(), os.getpid(), self.concurrency)
+        self.store.prune_workers()
         live = [w.id for w in self.store.live_workers()]
         for path in clean_stale(self.settings.data_dir, [*live, self.id]):
             logs.info("stale_temp_removed", path=str(path), worker=self.id)
