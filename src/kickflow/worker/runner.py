@@ -72,6 +72,12 @@ class Worker:
         for slot in range(self.concurrency):
             self._start_slot(slot)
         logs.info("worker_started", worker=self.id, concurrency=self.concurrency, pid=os.getpid())
+        if self.settings.heartbeat_seconds > self.settings.lease_seconds / 3:
+            logs.warning(
+                "heartbeat_too_slow", worker=self.id,
+                advice="keep KICKFLOW_HEARTBEAT_SECONDS at most a third of KICKFLOW_LEASE_SECONDS, "
+                "or a busy job can lose its lease",
+            )  # fmt: skip
 
     def _start_slot(self, slot: int) -> None:
         thread = threading.Thread(target=self._slot_loop, args=(slot,), name=f"kf-slot-{slot}")
