@@ -17,7 +17,7 @@ from sqlalchemy.sql import ColumnElement
 
 from kickflow.jobs.models import Claimed, Job, Lease
 from kickflow.jobs.ops import guarded
-from kickflow.jobs.schema import QUEUED_ONLY, flags, job_events, jobs, organisations
+from kickflow.jobs.schema import flags, job_events, jobs, organisations, state_is
 from kickflow.jobs.sqlfuncs import db_now, new_token
 from kickflow.jobs.states import JobState
 
@@ -52,7 +52,7 @@ def _candidates(limit: ColumnElement[int], default_cap: ColumnElement[int]) -> s
     return (
         sa.select(jobs.c.id)
         .where(
-            QUEUED_ONLY,  # a literal, so SQLite can use the partial claim index
+            state_is(QUEUED),  # inlined, so SQLite can use the partial claim index
             jobs.c.run_at <= db_now(),
             _not_paused(),
             _under_cap(default_cap),

@@ -12,7 +12,7 @@ from sqlalchemy.sql import ColumnElement, Update
 
 from kickflow.jobs import states
 from kickflow.jobs.models import Job, Lease
-from kickflow.jobs.schema import RUNNING_ONLY, job_events, jobs
+from kickflow.jobs.schema import job_events, jobs, state_is
 from kickflow.jobs.sqlfuncs import db_now
 
 RUNNING = states.JobState.RUNNING.value
@@ -41,7 +41,7 @@ def stuck(stuck_after: float) -> ColumnElement[bool]:
     """Running with an expired lease, or with progress unchanged for ``stuck_after`` seconds."""
     now = db_now()
     return sa.and_(
-        RUNNING_ONLY,  # a literal, so SQLite can use the partial index of running jobs
+        state_is(RUNNING),  # inlined, so SQLite can use the partial index of running jobs
         sa.or_(jobs.c.lease_expires_at < now, jobs.c.progress_at < now - stuck_after),
     )
 

@@ -83,7 +83,7 @@ jobs = sa.Table(
 
 # The claim walks queued jobs in claim order and stops at the first that fits: a partial index
 # in exactly that order keeps claims O(1) however deep the queue is. Queries must spell the
-# state as a literal (QUEUED_ONLY / RUNNING_ONLY) for SQLite to use these partial indexes.
+# state as a literal (state_is("queued")), not a bound parameter, for SQLite to use them.
 QUEUED_ONLY = sa.text("state = 'queued'")
 sa.Index(
     "ix_jobs_queued",
@@ -101,6 +101,15 @@ sa.Index(
     postgresql_where=RUNNING_ONLY,
     sqlite_where=RUNNING_ONLY,
 )
+
+
+def state_is(state: str) -> sa.ColumnElement[bool]:
+    """``jobs.state = '<state>'`` with the state inlined, so partial indexes apply."""
+    allowed = {"queued", "running", "completed", "failed", "cancelled", "paused"}
+    if state not in allowed:  # never user data: only the state machine's own names
+        raise ValueError(f"unknown job state {state!r}")
+    return jobs.c.state == sa.literal_column(f"'{state}'")
+
 
 job_events = sa.Table(
     "job_events",
