@@ -120,6 +120,7 @@ def _run(target: object, args: list[tuple[object, ...]], outs: list[str]) -> lis
 def throughput(url: str, workers: int, jobs: int, batch: int) -> dict[str, float]:
     """W producers enqueue N jobs, then W workers burn them down, both in ``batch`` sizes."""
     jobs = jobs // workers * workers
+    JobStore(url, Settings()).ensure_org()
     with tempfile.TemporaryDirectory() as tmp:
         outs = [f"{tmp}/p{i}.json" for i in range(workers)]
         start_at = time.time() + 1.5 + 0.2 * workers

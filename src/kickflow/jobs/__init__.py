@@ -35,7 +35,9 @@ Public API (everything else in this package is internal)::
     pause_requested)   complete(lease, verdict, report)   fail(lease, code, msg, permanent=)
     complete_many([(lease, verdict, report), ...]) -> [accepted?]
     release(lease)   acknowledge_cancel(lease)   acknowledge_pause(lease)
-    register_worker(id, host, pid, concurrency)   worker_heartbeat(id, state)
+    register_worker(id, host, pid, concurrency)   worker_heartbeat(id, state)   prune_workers()
+
+    # the worker process around all this: kickflow.worker.Worker(store, settings, concurrency=)
 
 Guarantee: at-least-once execution, at most one accepted result per job (fenced writes); the
 pipeline gets ``(job_id, attempt)`` as an idempotency key. Times are epoch seconds from the

@@ -82,7 +82,13 @@ class JobStore:
 
     def ensure_org(self, name: str = registry.LOCAL_ORG) -> str:
         """The id of organisation ``name`` (default: the local one), created when missing."""
-        return self._write(lambda c: registry.ensure_org(c, name))
+        try:
+            return self._write(lambda c: registry.ensure_org(c, name))
+        except KickflowError:
+            found = self.org_id_by_name(name)  # another process created it at the same time
+            if found is None:
+                raise
+            return found
 
     def org_id_by_name(self, name: str) -> str | None:
         return self._read(lambda c: registry.org_id_by_name(c, name))
