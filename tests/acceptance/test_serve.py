@@ -27,7 +27,7 @@ LONG_CLIP = [
     "-f", "lavfi", "-i", "sine=f=1000:d=300", *H264_AAC,
 ]  # fmt: skip
 STUCK_TIMINGS = {
-    "KICKFLOW_LEASE_SECONDS": "2",
+    "KICKFLOW_LEASE_SECONDS": "3",
     "KICKFLOW_HEARTBEAT_SECONDS": "0.5",
     "KICKFLOW_REAPER_INTERVAL_SECONDS": "8",
     "KICKFLOW_STUCK_AFTER_SECONDS": "30",
@@ -214,3 +214,21 @@ def _cleanup(frozen: int, other: subprocess.Popen[bytes] | None) -> None:
     if other is not None:
         other.send_signal(signal.SIGTERM)
         assert other.wait(timeout=30) == 0
+
+
+def test_trigger_worker_wakes_an_idle_slot_at_once(tmp_path: Path) -> None:
+    # Idle slots look for work every 120 s here: only the wake-up can start the job sooner.
+    env = {"KICKFLOW_POLL_SECONDS": "120"}
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'wake.db'}", workers=1, env=env)
+    try:
+        notes = server.media_root / "notes.mov"
+        notes.write_text("not media")
+        with server.client() as c:
+            wait_for(lambda: health(server)["qc_worker"]["details"]["workers"] == 1, 30, "slot")
+            job_id = c.post(JOBS, json={"source": {"type": "path", "path": str(notes)}}).json()
+            reply = c.post("/api/qc/debug", json={"action": "trigger_worker"}).json()
+            assert reply["woken"] == [0] and reply["restarted"] == []
+            assert "woke 1 slot" in reply["message"]
+            wait_for(lambda: job(c, job_id["id"])["state"] == "failed", 20, "the job to run")
+    finally:
+        server.stop()

@@ -14,7 +14,7 @@ from kickflow.errors import JobNotFound
 from kickflow.jobs import queue
 from kickflow.jobs.models import Job
 from kickflow.jobs.ops import stuck
-from kickflow.jobs.schema import job_events, jobs
+from kickflow.jobs.schema import job_events, jobs, workers
 from kickflow.jobs.states import ACTIVE, JobState
 from kickflow.metrics import Histogram
 
@@ -121,3 +121,9 @@ def state_counts(conn: Connection, states: Sequence[str]) -> dict[str, int]:
 def stuck_count(conn: Connection, stuck_after: float) -> int:
     """Running jobs (every organisation) with an expired lease or no progress."""
     return int(conn.execute(sa.select(sa.func.count()).where(stuck(stuck_after))).scalar() or 0)
+
+
+def registered_workers(conn: Connection, hostname: str) -> dict[str, int]:
+    """Every worker ever registered from ``hostname`` (live or not): id -> pid."""
+    stmt = sa.select(workers.c.id, workers.c.pid).where(workers.c.hostname == hostname)
+    return {str(i): int(pid) for i, pid in conn.execute(stmt).all()}

@@ -1,4 +1,5 @@
-"""Embedded worker slots of ``kickflow serve``: N ``kickflow worker`` child processes.
+"""Embedded worker slots of ``kickflow serve``: N one-slot worker child processes
+(:mod:`kickflow.api.slot_main`).
 
 Processes, not threads: a slot that hangs or is frozen can be killed and replaced without
 touching the API, and FFmpeg's memory stays out of the server. Dead slots are restarted
@@ -21,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from kickflow.api import queries
 from kickflow.config import Settings
 from kickflow.jobs import JobStore
+from kickflow.jobs.db import read_tx
 
 log = logging.getLogger("kickflow.slots")
 WATCH_SECONDS = 2.0
@@ -55,7 +58,7 @@ class WorkerSlots:
         return max(3 * self.settings.heartbeat_seconds, 5.0) + 5.0
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "kickflow", "worker", "--concurrency", "1"]
+        return [sys.executable, "-m", "kickflow.api.slot_main"]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -112,36 +115,58 @@ class WorkerSlots:
         log.warning("[QCWorker] %s as pid %d", message, self.slots[slot.index].process.pid)
         return message
 
-    def _hung(self, slot: Slot, live_pids: set[int]) -> bool:
-        old_enough = time.monotonic() - slot.started > self.hung_after
-        return old_enough and slot.process.pid not in live_pids
+    def _health(self) -> tuple[set[int], set[int], set[int]]:
+        """(registered, live, wedged) pids on this host; wedged = holding a stuck job."""
+        hostname = os.uname().nodename
+        with read_tx(self.store.engine) as conn:
+            registered = queries.registered_workers(conn, hostname)
+        live = {w.pid for w in self.store.live_workers() if w.hostname == hostname}
+        stuck_owners = {j.worker_id for j in self.store.stuck_jobs()}
+        wedged = {pid for wid, pid in registered.items() if wid in stuck_owners}
+        return set(registered.values()), live, wedged
+
+    def _verdict(self, slot: Slot, registered: set[int], live: set[int], wedged: set[int]) -> str:
+        """Why ``slot`` needs replacing, or "" when it is fine."""
+        pid = slot.process.pid
+        if slot.process.poll() is not None:
+            return f"had exited ({slot.process.returncode})"
+        if pid in wedged:
+            return "was hung (its job is stuck)"
+        if pid in registered and pid not in live:
+            return "was hung (no heartbeat)"
+        if pid not in registered and time.monotonic() - slot.started > self.hung_after:
+            return "was hung (never registered)"
+        return ""
 
     def trigger(self) -> dict[str, object]:
-        """Restart dead and hung slots; report each slot's state."""
-        hostname = os.uname().nodename
-        live = {w.id: w.pid for w in self.store.live_workers() if w.hostname == hostname}
-        wedged = {live[j.worker_id] for j in self.store.stuck_jobs() if j.worker_id in live}
+        """Restart dead and hung slots, wake the others; report each slot's state."""
+        registered, live, wedged = self._health()
         actions: list[str] = []
         with self._lock:
             for slot in list(self.slots):
-                if slot.process.poll() is not None:
-                    actions.append(self._replace(slot, f"had exited ({slot.process.returncode})"))
-                elif slot.process.pid in wedged:
-                    actions.append(self._replace(slot, "was hung (its job is stuck)"))
-                elif self._hung(slot, set(live.values())):
-                    actions.append(self._replace(slot, "was hung (no heartbeat)"))
+                why = self._verdict(slot, registered, live, wedged)
+                if why:
+                    actions.append(self._replace(slot, why))
+            # Only registered slots: their SIGUSR1 handler is installed (before registering);
+            # a slot still starting up would be killed by the signal's default action.
+            ready = [s for s in self.slots if s.process.pid in live]
+            woken = [s.index for s in ready if _signal(s.process, signal.SIGUSR1)]
             states = [
-                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in live.values()}
+                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in live}
                 for s in self.slots
             ]
-        message = "; ".join(actions) or "all worker slots alive; idle workers poll for new jobs"
-        return {"restarted": actions, "slots": states, "message": message}
+        message = "; ".join(actions) or "all worker slots alive"
+        message += f"; woke {len(woken)} slot(s) to look for jobs now"
+        return {"restarted": actions, "woken": woken, "slots": states, "message": message}
 
 
-def _signal(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+def _signal(process: subprocess.Popen[bytes], sig: signal.Signals) -> bool:
+    """Send ``sig`` if the process still runs; whether it was sent."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, sig)
+            return True
+    return False
 
 
 def _wait_or_kill(process: subprocess.Popen[bytes], deadline: float) -> None:

@@ -1,0 +1,31 @@
+"""One embedded worker slot of ``kickflow serve`` (``python -m kickflow.api.slot_main``).
+
+The worker is :class:`kickflow.worker.Worker` with one job slot, exactly as ``kickflow worker
+--concurrency 1`` runs it, plus SIGUSR1 to wake it at once: ``trigger_worker`` uses that so an
+idle slot looks for work now instead of at its next poll.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+def main() -> int:
+    from kickflow.config import get_settings
+    from kickflow.jobs import JobStore
+    from kickflow.worker import Worker, logs
+
+    logs.configure()
+    settings = get_settings()
+    store = JobStore(settings=settings)
+    worker = Worker(store, settings, concurrency=1)
+    signal.signal(signal.SIGUSR1, lambda *_: worker.wake())
+    try:
+        return worker.run()
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
