@@ -60,6 +60,9 @@ def submit(
     org: OrgOpt = LOCAL_ORG,
 ) -> None:
     """Queue one job per file and print the new job ids."""
+    from kickflow.profiles import load_profile
+
+    load_profile(profile)  # an unknown profile is refused now, not by the worker later
     settings = get_settings()
     store, org_id = _open(org)
     for path in paths:
