@@ -6,7 +6,8 @@ process, over HTTP with keep-alive, one request at a time).
 
     .venv/bin/python benchmarks/bench_api.py [--jobs 100000] [--requests 300] [--backend sqlite]
 
-Goals (issue 4): p99 < 50 ms for list and detail, < 200 ms for /api/health/full.
+Goals (issue 4): p99 < 50 ms for list and detail, < 200 ms for /api/health/full. The
+Prometheus scrape is measured too (no goal; scraped every 15 s).
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ def run(label: str, url: str, n_jobs: int, n_requests: int) -> None:
             "detail": lambda: client.get(f"/api/qc/jobs/{pick.choice(ids)}"),
             "progress": lambda: client.get("/api/qc/progress", params={"jobId": pick.choice(ids)}),
             "health/full": lambda: client.get("/api/health/full"),
+            "metrics (scrape)": lambda: client.get("/metrics"),
         }
         print(f"{'endpoint':<20} {'p50 ms':>8} {'p99 ms':>8}")
         for name, call in cases.items():
