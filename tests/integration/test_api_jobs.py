@@ -234,3 +234,26 @@ def test_events_stream_carries_state_changes(
     )
     stop.set()
     reader.join(timeout=5)
+
+
+def test_debug_unknown_action_lists_the_valid_ones(api: httpx.Client) -> None:
+    reply = api.post("/api/qc/debug", json={"action": "restart_everything"})
+    assert reply.status_code == 400
+    message = reply.json()["error"]["message"]
+    for action in ("retry_specific", "retry_stuck", "cancel_stuck", "trigger_worker"):
+        assert action in message
+    no_id = api.post("/api/qc/debug", json={"action": "retry_specific"})
+    assert no_id.status_code == 400 and "jobId" in no_id.json()["error"]["message"]
+    remote = api.post("/api/qc/debug", json={"action": "trigger_worker"}).json()
+    assert remote["embedded"] is False and "--workers 0" in remote["message"]
+
+
+def test_deleting_a_running_job_fences_its_worker(
+    api: httpx.Client, media: Path, worker_store: JobStore
+) -> None:
+    job_id = submit(api, media, priority=100)["id"]
+    claimed = claim(worker_store, job_id)
+    gone = api.delete(f"{JOBS}/{job_id}").json()
+    assert gone == {"id": job_id, "deleted": True, "state": "running"}
+    assert worker_store.heartbeat(claimed.lease, 50.0, "analyzing").lease_held is False
+    assert api.get(f"{JOBS}/{job_id}").status_code == 404
