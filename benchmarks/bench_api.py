@@ -188,15 +188,19 @@ def run(label: str, url: str, n_jobs: int, n_requests: int) -> None:
 @contextmanager
 def pg_database() -> Iterator[str]:
     name = f"kickflow_bench_{uuid.uuid4().hex[:8]}"
-    admin = {"host": "127.0.0.1", "port": 5432, "dbname": "postgres", "autocommit": True}
     user = "postgres"
-    with psycopg.connect(user=user, **admin) as conn:  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    _admin(user, f'CREATE DATABASE "{name}"')
     try:
         yield PG.format(user=user, name=name)
     finally:
-        with psycopg.connect(user=user, **admin) as conn:  # type: ignore[arg-type]
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        _admin(user, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(user: str, sql: str) -> None:
+    with psycopg.connect(
+        host="127.0.0.1", port=5432, user=user, dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(sql.encode())
 
 
 def main() -> None:
