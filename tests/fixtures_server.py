@@ -204,16 +204,6 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def pg_admin() -> str:
-    """The PostgreSQL superuser name (skips locally / fails on CI when unreachable)."""
-    user, reason = _pg_admin_user()
-    if user is None:
-        _pg_unavailable(reason)
-    assert user is not None
-    return user
-
-
-@pytest.fixture(scope="session")
 def empty_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
     """Makes URLs of fresh, empty (unmigrated) databases: ``make("sqlite"|"postgres")``."""
     created: list[tuple[str, str]] = []
