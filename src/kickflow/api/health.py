@@ -15,6 +15,7 @@ import httpx
 import sqlalchemy as sa
 
 from kickflow.api import queries
+from kickflow.api.views import iso
 from kickflow.errors import KickflowError
 from kickflow.jobs.db import read_tx
 from kickflow.jobs.store import JobStore
@@ -172,9 +173,11 @@ def reaper(store: JobStore, interval: float, next_run_in: float | None = None) -
         status["last_error_at"],
     )
     details = {
+        "last_run_at": iso(last_run),
         "last_run_age_seconds": None if last_run is None else round(now - last_run, 1),
         "last_recovered": status["last_recovered"],
         "last_error": last_error,
+        "last_error_at": iso(error_at),
         "interval_seconds": interval,
         "next_run_in_seconds": None if next_run_in is None else round(next_run_in, 2),
     }
