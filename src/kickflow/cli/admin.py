@@ -31,9 +31,16 @@ def create_org_cmd(name: Annotated[str, typer.Argument(help="Organisation name."
 
 @admin_app.command("create-token")
 def create_token_cmd(
-    org: Annotated[str, typer.Option("--org", help="Organisation name or id.")],
-    role: Annotated[str, typer.Option("--role", help="admin, member or viewer.")] = "member",
-    name: Annotated[str | None, typer.Option("--name", help="A label for the token.")] = None,
+    org: Annotated[
+        str, typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation name or id.")
+    ],
+    role: Annotated[
+        str, typer.Option("--role", envvar="KICKFLOW_TOKEN_ROLE", help="admin, member or viewer.")
+    ] = "member",
+    name: Annotated[
+        str | None,
+        typer.Option("--name", envvar="KICKFLOW_TOKEN_NAME", help="A label for the token."),
+    ] = None,
 ) -> None:
     """Create an API token and print it (once: only its hash is stored)."""
     if role not in ROLES:
