@@ -7,8 +7,24 @@ idle slot looks for work now instead of at its next poll.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
+
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _stop_when_orphaned(parent: int) -> None:
+    """If ``kickflow serve`` dies without stopping its slots, stop gracefully on our own
+    (SIGTERM to ourselves: running jobs finish or go back to the queue)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="kf-parent-watch", daemon=True).start()
 
 
 def main() -> int:
@@ -21,6 +37,7 @@ def main() -> int:
     store = JobStore(settings=settings)
     worker = Worker(store, settings, concurrency=1)
     signal.signal(signal.SIGUSR1, lambda *_: worker.wake())
+    _stop_when_orphaned(os.getppid())
     try:
         return worker.run()
     finally:
