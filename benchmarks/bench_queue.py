@@ -5,8 +5,8 @@
 
 Throughput: 1, 4 or 8 producer processes enqueue N jobs (timed on their own), then as many
 worker processes burn them down (claim + complete). Batch 1 is one job per transaction
-everywhere (what `kickflow worker` does); batch 10 uses ``enqueue_many``, ``claim(limit=10)``
-and ``complete_many``: ten jobs per transaction.
+everywhere (what `kickflow worker` does); batch B uses ``enqueue_many``, ``claim(limit=B)``
+and ``complete_many``: B jobs per transaction.
 "end-to-end" counts enqueue + claim + complete: N / (enqueue time + burn-down time).
 Recovery: a process claims a job, heartbeats, and is SIGKILLed; a reaper process running every
 R seconds must re-queue the job within lease + R.
@@ -37,7 +37,7 @@ from kickflow.jobs.migrate import upgrade
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 WORKER_COUNTS = (1, 4, 8)
-BATCHES = (1, 10)  # jobs per claim: 1 is what `kickflow worker` does; 10 with complete_many
+BATCHES = "1,10,50"  # jobs per transaction: 1 is what `kickflow worker` does
 RECOVERY = {"lease_seconds": 3.0, "heartbeat_seconds": 0.5, "reaper_interval_seconds": 1.0}
 
 
@@ -193,12 +193,15 @@ def main() -> None:
     parser.add_argument("--jobs-per-worker", type=int, default=1000)
     parser.add_argument("--min-jobs", type=int, default=3000)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument("--batches", default=BATCHES, help="jobs per transaction, e.g. 1,10")
     args = parser.parse_args()
     print(f"{'backend':<9}{'workers':>8}{'batch':>6}{'jobs':>7}{'enqueue/s':>11}{'claim+done/s':>14}"
           f"{'end-to-end/s':>14}{'claim p50 ms':>14}{'claim p99 ms':>14}")  # fmt: skip
     recoveries = {}
     for backend in args.backends.split(","):
-        for workers, batch in itertools.product(WORKER_COUNTS, BATCHES):
+        for workers, batch in itertools.product(
+            WORKER_COUNTS, [int(b) for b in args.batches.split(",")]
+        ):
             jobs = max(args.min_jobs, args.jobs_per_worker * workers)
             with database(backend) as url:
                 r = throughput(url, workers, jobs, batch)
