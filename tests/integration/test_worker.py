@@ -19,7 +19,7 @@ from tests.fixtures_media import MediaFactory
 
 LONG_ARGS = [
     "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "lavfi",
-    "-i", "sine=f=1000:sample_rate=48000", "-t", "120", "-c:v", "libx264",
+    "-i", "sine=f=1000:sample_rate=48000", "-t", "300", "-c:v", "libx264",
     "-preset", "ultrafast", "-c:a", "aac",
 ]  # fmt: skip
 
@@ -49,8 +49,8 @@ def ffmpeg_pids(marker: str) -> list[int]:
 
 @pytest.fixture(scope="session")
 def long_clip(make_media: MediaFactory) -> Path:
-    """120 s of 640x360: about 5 s of analysis with steadily moving progress."""
-    return make_media("long-640x360-120s.mp4", LONG_ARGS)
+    """300 s of 640x360: about 8 s of analysis here, with steadily moving progress."""
+    return make_media("long-640x360-300s.mp4", LONG_ARGS)
 
 
 @pytest.fixture
@@ -131,7 +131,8 @@ def test_file_over_the_size_limit_fails_permanently(
 def test_long_healthy_job_outlives_stuck_after_and_completes(
     job_settings: Settings, store: JobStore, run_worker: Callable[..., Worker], long_clip: Path
 ) -> None:
-    settings = job_settings.model_copy(update={"stuck_after_seconds": 1.0, "lease_seconds": 2.0})
+    # Progress reaches the database every 0.5 s; 1.5 s leaves room for a loaded machine.
+    settings = job_settings.model_copy(update={"stuck_after_seconds": 1.5, "lease_seconds": 3.0})
     org = store.ensure_org()
     job = submit(store, org, long_clip)
     started = time.monotonic()
@@ -141,7 +142,9 @@ def test_long_healthy_job_outlives_stuck_after_and_completes(
     done = store.get(org, job.id)
     assert done.state is JobState.COMPLETED and done.attempt == 1, done.error_message
     assert took > 3 * settings.stuck_after_seconds
-    assert not [e for e in store.events(job.id) if e.kind in {"reaped", "fenced"}]
+    assert not [e for e in store.events(job.id) if e.kind in {"reaped", "fenced"}], [
+        (e.kind, e.message) for e in store.events(job.id)
+    ]
 
 
 def _analysing(store: JobStore, org: str, job_id: str) -> Callable[[], bool]:
