@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kickflow demo
+	$(BIN)/kickflow serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
