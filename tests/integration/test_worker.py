@@ -219,3 +219,42 @@ def test_a_failing_reaper_logs_the_runbook_line_and_keeps_going(
 def test_worker_process_id_is_unique_per_start(store: JobStore) -> None:
     a, b = Worker(store), Worker(store)
     assert a.id != b.id and str(os.getpid()) in a.id
+
+
+@pytest.mark.postgres
+def test_dropped_database_connections_mid_job_do_not_lose_it(
+    pg_database_url: str, tmp_path: Path, long_clip: Path, media_dir: Path
+) -> None:
+    """Every server connection is killed mid-analysis: heartbeats fail for a moment, the
+    pool reconnects, and the same attempt completes (PostgreSQL only: SQLite has no server)."""
+    import sqlalchemy as sa
+
+    from tests.fixtures_db import _empty_pg
+
+    _empty_pg(pg_database_url)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=pg_database_url, lease_seconds=5.0,
+        heartbeat_seconds=0.5, reaper_interval_seconds=0.5, allowed_roots=str(media_dir),
+        poll_seconds=0.1,
+    )  # fmt: skip
+    store = JobStore(pg_database_url, settings)
+    org = store.ensure_org()
+    job = submit(store, org, long_clip)
+    worker = Worker(store, settings)
+    worker.start()
+    try:
+        wait_for("analysis", _analysing(store, org, job.id))
+        with store.engine.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+        assert killed
+        wait_for("completion", lambda: store.get(org, job.id).terminal, timeout=60)
+    finally:
+        worker.stop(grace=0)
+    done = store.get(org, job.id)
+    assert done.state is JobState.COMPLETED and done.attempt == 1, done.error_message
+    store.close()

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 
 from kickflow.config import Settings, get_settings
-from kickflow.errors import KickflowError, LeaseLost
+from kickflow.errors import DatabaseError, KickflowError, LeaseLost
 from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
 from kickflow.jobs import queries, queue, reaper, registry
@@ -75,6 +75,13 @@ class JobStore:
             return fn(conn)
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
+        try:
+            with read_tx(self.engine) as conn:
+                return fn(conn)
+        except DatabaseError as exc:
+            # A pooled connection the server dropped fails once; a read is safe to repeat.
+            if not getattr(exc.__cause__, "connection_invalidated", False):
+                raise
         with read_tx(self.engine) as conn:
             return fn(conn)
 
