@@ -38,11 +38,11 @@ CLIP_ARGS = [
     "-preset", "ultrafast", "-c:a", "aac",
 ]  # fmt: skip
 TIMINGS = {
-    "KICKFLOW_LEASE_SECONDS": "4",
+    "KICKFLOW_LEASE_SECONDS": "6",  # longer than stall + kill grace: the watchdog acts first
     "KICKFLOW_HEARTBEAT_SECONDS": "0.5",
     "KICKFLOW_REAPER_INTERVAL_SECONDS": "0.5",
     "KICKFLOW_STUCK_AFTER_SECONDS": "15",
-    "KICKFLOW_FFMPEG_STALL_SECONDS": "3",
+    "KICKFLOW_FFMPEG_STALL_SECONDS": "2",
     "KICKFLOW_FFMPEG_KILL_GRACE_SECONDS": "1",
     "KICKFLOW_RETRY_BASE_SECONDS": "0.2",
     "KICKFLOW_RETRY_MAX_SECONDS": "1",
@@ -101,6 +101,15 @@ def ffmpeg_children(parent: int, job_id: str) -> list[int]:
         if mine and fields[0] not in {"Z", "T"}:
             pids.append(int(entry.name))
     return pids
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def worker_pids(store: JobStore) -> dict[str, int]:
@@ -203,8 +212,10 @@ def test_chaos_every_job_ends_with_one_accepted_result(
     ff = wait_for("its FFmpeg", lambda: ffmpeg_children(pid, job.id), timeout=5)[0]  # type: ignore[index]
     os.kill(ff, signal.SIGSTOP)
     touched.add(job.id)
+    wait_for("the watchdog to kill FFmpeg", lambda: not process_alive(ff), timeout=10)
     wait_for(
-        "the watchdog", lambda: any(c == "ffmpeg_stalled" for _, c, _ in event_codes(store, job.id))
+        "the stall to be recorded",
+        lambda: any(c == "ffmpeg_stalled" for _, c, _ in event_codes(store, job.id)),
     )
     stalled_job = job.id
 
