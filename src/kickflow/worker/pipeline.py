@@ -59,6 +59,21 @@ def default_engine() -> QCEngine:
     return check_file
 
 
+STALL_FLOOR_S = 10.0
+
+
+def watchdog_settings(settings: Settings) -> Settings:
+    """Settings for the engine in a worker: the FFmpeg watchdog fires before the lease expires.
+
+    Heartbeats come from FFmpeg's progress, so a hung FFmpeg also stops the heartbeat. Killing
+    it at ``min(stall, lease - 2 * heartbeat)`` lets the worker itself fail the attempt with the
+    real reason ("no progress … — killed; will retry") instead of the reaper's ``lease_expired``.
+    """
+    ceiling = settings.lease_seconds - 2 * settings.heartbeat_seconds
+    stall = min(settings.ffmpeg_stall_seconds, max(STALL_FLOOR_S, ceiling))
+    return settings.model_copy(update={"ffmpeg_stall_seconds": stall})
+
+
 @dataclass
 class AttemptContext:
     store: JobStore
@@ -106,7 +121,7 @@ def _analyse(
         path,
         profile,
         on_progress=control.on_fraction,
-        settings=ctx.settings,
+        settings=watchdog_settings(ctx.settings),
         work_dir=tmp,
         display_name=job.file_name,
     )
