@@ -39,10 +39,25 @@ def decode_errors_from(lines: tuple[StampedLine, ...]) -> DecodeErrors:
     )
 
 
+# The keys each branch's measurements use; everything else FFmpeg prints is dropped on reading.
+KEYS_USED = {
+    "loudness": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA=",
+                 "lavfi.r128.true_peak", "lavfi.r128.sample_peak="),
+    "silence": ("lavfi.silence_start", "lavfi.silence_end"),
+    "astats": ("lavfi.astats.", "lavfi.aphasemeter.phase"),
+    "diff": ("lavfi.astats.1.RMS_level",),
+    "video": ("lavfi.black_", "lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end",
+              "lavfi.signalstats.BRNG", "lavfi.signalstats.YMIN", "lavfi.signalstats.YMAX",
+              "lavfi.cropdetect."),
+    "idet": ("lavfi.idet.single.current_frame",),
+}  # fmt: skip
+
+
 def _read(plan: Plan, name: str) -> list[MetaFrame]:
     for branch in plan.branches:
         if branch.name == name and branch.file.exists():
-            return parse_metadata_print(branch.file.read_text(errors="replace"))
+            with branch.file.open(encoding="utf-8", errors="replace") as lines:
+                return parse_metadata_print(lines, KEYS_USED[name])
     return []
 
 

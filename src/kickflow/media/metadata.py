@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -14,34 +15,48 @@ class MetaFrame:
     """The metadata FFmpeg printed for one frame."""
 
     t: float
-    values: dict[str, str]
+    values: dict[str, float | str]
 
     def number(self, key: str) -> float | None:
-        """A key's value as a float; None when absent or not a finite number."""
-        raw = self.values.get(key)
-        if raw is None:
+        """A key's value as a float; None when absent, not a number, NaN or +inf."""
+        value = self.values.get(key)
+        if not isinstance(value, float):
             return None
-        try:
-            value = float(raw)
-        except ValueError:
-            return None
-        return value if math.isfinite(value) else (value if value == -math.inf else None)
+        return value if math.isfinite(value) or value == -math.inf else None
+
+    def text(self, key: str) -> str | None:
+        """A key's value as FFmpeg printed it, for keys whose values are words."""
+        value = self.values.get(key)
+        return value if isinstance(value, str) else None
 
 
-def parse_metadata_print(text: str) -> list[MetaFrame]:
-    """Frames from ``frame:N pts:P pts_time:T`` headers followed by ``key=value`` lines."""
+def parse_metadata_print(
+    lines: str | Iterable[str], keep: tuple[str, ...] = ("",)
+) -> list[MetaFrame]:
+    """Frames from ``frame:N pts:P pts_time:T`` headers followed by ``key=value`` lines.
+
+    Only keys starting with one of ``keep`` are stored: an hour of video prints millions of
+    keys, and holding the unused ones would make memory grow with the file's length.
+    """
     frames: list[MetaFrame] = []
-    values: dict[str, str] | None = None
-    for line in text.splitlines():
+    values: dict[str, float | str] | None = None
+    for line in lines.splitlines() if isinstance(lines, str) else lines:
         if line.startswith("frame:"):
-            t = _pts_time(line)
             values = {}
-            frames.append(MetaFrame(t, values))
-        elif values is not None:
+            frames.append(MetaFrame(_pts_time(line), values))
+        elif values is not None and line.startswith(keep):
             key, sep, value = line.partition("=")
             if sep:
-                values[key.strip()] = value.strip()
+                values[sys.intern(key.strip())] = _value(value.strip())
     return frames
+
+
+def _value(raw: str) -> float | str:
+    """Numbers as floats (a float is smaller than its text), words as interned strings."""
+    try:
+        return float(raw)
+    except ValueError:
+        return sys.intern(raw)
 
 
 def _pts_time(header: str) -> float:

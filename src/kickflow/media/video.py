@@ -70,7 +70,7 @@ def interlace_from(frames: Sequence[MetaFrame]) -> tuple[list[Segment], dict[str
     totals: Counter[str] = Counter()
     buckets: dict[int, Counter[str]] = {}
     for f in frames:
-        verdict = f.values.get("lavfi.idet.single.current_frame")
+        verdict = f.text("lavfi.idet.single.current_frame")
         if verdict is None:
             continue
         totals[verdict] += 1
