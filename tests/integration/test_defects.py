@@ -8,7 +8,7 @@ import pytest
 
 from kickflow.media.graph import AnalysisOptions
 from kickflow.media.model import Measurements
-from tests.fixtures_media import LEGAL_PICTURE, STEREO_TONES, av_clip
+from tests.fixtures_media import LEGAL_PICTURE, STEREO_TONES, av_clip, run_ffmpeg_cli
 from tests.integration.engine_helpers import assert_one_segment, measure_file
 
 SECONDS = 8
@@ -99,11 +99,9 @@ def test_out_of_range_levels(media_dir: Path) -> None:
     assert all(s.out_of_range < 0.01 for s in m.video.levels if s.t < 2.5 or s.t > 5.5)
 
 
-def test_interlaced_part(make_media: object, media_dir: Path) -> None:
+def test_interlaced_part(media_dir: Path) -> None:
     target = media_dir / "defect-interlaced.mp4"
     if not target.exists():
-        from tests.fixtures_media import run_ffmpeg_cli
-
         graph = (
             "testsrc2=size=720x576:rate=25:d=4[p];"
             "testsrc2=size=720x576:rate=50:d=4,interlace=scan=tff[i];"

@@ -121,6 +121,7 @@ def test_playlist_and_text_sniffing() -> None:
     assert sniff_playlist(b"#EXTM3U\n#EXT-X-VERSION:3\n")
     assert sniff_playlist(b"\xef\xbb\xbfffconcat version 1.0\nfile 'a.mp4'\n")
     assert not sniff_playlist(b"\x00\x00\x00\x18ftypmp42")
+    assert not sniff_playlist(b"\x00\x00\x00\x18ftypmp42\x00udta#EXTM3U file 'x'")
     assert looks_like_text(b"hello world\n")
     assert not looks_like_text(b"\x00\x00\x00\x18ftypmp42")
 

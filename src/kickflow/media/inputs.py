@@ -21,7 +21,7 @@ from kickflow.errors import (
 )
 
 SNIFF_BYTES = 4096
-PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp", ".txt"})
+PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp"})
 PLAYLIST_MARKERS = (b"#EXTM3U", b"#EXT-X-", b"ffconcat version", b"[playlist]", b"file '")
 # Demuxers that follow references to other files or URLs.
 REFERENCING_FORMATS = frozenset({"hls", "applehttp", "concat", "sdp", "rtsp", "dash", "mpd"})
@@ -36,9 +36,14 @@ def looks_like_text(head: bytes) -> bool:
 
 
 def sniff_playlist(head: bytes) -> bool:
-    """True when the content is a playlist or concat list."""
+    """True when the content is a playlist or concat list: a text file naming other inputs.
+
+    Binary media may carry these words in its metadata, so they only count in text.
+    """
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    return any(stripped.startswith(m) or m in head[:SNIFF_BYTES] for m in PLAYLIST_MARKERS)
+    if any(stripped.startswith(m) for m in PLAYLIST_MARKERS):
+        return True
+    return looks_like_text(head) and any(m in head for m in PLAYLIST_MARKERS)
 
 
 def validate_input(path: Path) -> int:
@@ -56,7 +61,7 @@ def validate_input(path: Path) -> int:
     if info.st_size == 0:
         raise InputEmpty(f"{path} is empty (0 bytes).")
     head = _read_head(path)
-    if sniff_playlist(head) or path.suffix.lower() in PLAYLIST_SUFFIXES - {".txt"}:
+    if sniff_playlist(head) or path.suffix.lower() in PLAYLIST_SUFFIXES:
         raise PlaylistRefused(
             f"{path.name} is a playlist or concat list; submit the media file itself."
         )
