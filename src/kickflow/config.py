@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     ffprobe: str = ""
     ffmpeg_stall_seconds: float = Field(120.0, gt=0)
     ffmpeg_wall_seconds: float = Field(0.0, ge=0, description="0 means no wall-clock limit")
-    ffmpeg_max_memory_mb: int = Field(0, ge=0, description="0 means no memory limit")
+    ffmpeg_max_memory_mb: int = Field(
+        4096, ge=0, description="FFmpeg's address-space limit; 0 means no limit"
+    )
     ffmpeg_kill_grace_seconds: float = Field(5.0, gt=0)
 
     lease_seconds: float = Field(60.0, gt=0)
@@ -34,11 +36,55 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(30.0, ge=0)
     poll_seconds: float = Field(1.0, gt=0, description="idle workers look for new jobs this often")
     worker_concurrency: int = Field(1, ge=1, description="job slots per `kickflow worker`")
-    org_max_running: int = Field(0, ge=0, description="running jobs per organisation; 0 = no cap")
+    org_max_running: int = Field(
+        4, ge=0, description="running jobs per organisation (an organisation's row may override)"
+    )
+    org_max_queued: int = Field(1000, ge=1, description="queued jobs per organisation")
+    max_files_per_upload: int = Field(20, ge=1, description="files in one upload request")
+    member_max_priority: int = Field(
+        10, ge=0, le=100, description="members may set priority in ±this; admins up to ±100"
+    )
 
     allowed_roots: str = Field("", description="os.pathsep-separated directories for path sources")
     max_file_mb: int = Field(0, ge=0, description="0 means no limit")
     max_upload_mb: int = Field(10240, ge=1)
+
+    # Slow or greedy HTTP clients (kickflow serve).
+    http_header_timeout_seconds: float = Field(
+        10.0, gt=0, description="a request's headers must arrive within this"
+    )
+    http_body_idle_seconds: float = Field(
+        30.0, gt=0, description="longest pause between two chunks of a request body"
+    )
+    http_body_min_bytes_per_second: int = Field(
+        1024, ge=0, description="slowest average body rate accepted after the idle window"
+    )
+    http_max_connections_per_client: int = Field(
+        32, ge=1, description="open connections per client address"
+    )
+    health_cache_seconds: float = Field(
+        5.0, gt=0, description="GET /api/health/full serves a snapshot at most this old"
+    )
+    health_probe_interval_seconds: float = Field(
+        60.0, gt=0, description="outbound probes (transcription provider …) at most this often"
+    )
+
+    # Decode bombs: refused before decoding.
+    max_frame_pixels: int = Field(
+        8192 * 4608, ge=1, description="largest picture (width × height) analysed"
+    )
+    max_channels: int = Field(64, ge=1, description="most audio channels in one stream")
+    max_streams: int = Field(128, ge=1, description="most streams in one file")
+    max_duration_seconds: float = Field(
+        86400.0, gt=0, description="longest programme analysed (declared duration)"
+    )
+    min_bytes_per_second: float = Field(
+        32.0, ge=0, description="a file whose size / declared duration is below this is refused"
+    )
+    probe_max_memory_mb: int = Field(
+        1024, ge=64, description="memory limit of the probe (a child process)"
+    )
+    probe_timeout_seconds: float = Field(60.0, gt=0, description="the probe is killed after this")
 
     groq_api_key: str = ""
     groq_base_url: str = "https://api.groq.com/openai/v1"

@@ -72,6 +72,18 @@ class FileTooLarge(InputError):
     code = "file_too_large"
 
 
+class FormatRefused(InputError):
+    """Refused: the file's format is not on the list of self-contained media containers."""
+
+    code = "format_refused"
+
+
+class ResourceLimitExceeded(InputError):
+    """Refused: the file is beyond the resource limits (picture size, channels, duration …)."""
+
+    code = "resource_limit"
+
+
 # --- ffmpeg ---------------------------------------------------------------------------------
 
 
@@ -226,6 +238,18 @@ class SourceNotAllowed(SourceError):
     code = "source_not_allowed"
 
 
+class SymlinkRefused(SourceNotAllowed):
+    """Refused: the path goes through a symbolic link; submit the file's real path."""
+
+    code = "symlink_refused"
+
+
+class UnsafeConfiguration(KickflowError):
+    """The settings are unsafe; the service does not start with them."""
+
+    code = "unsafe_configuration"
+
+
 # --- service: API, auth, uploads ------------------------------------------------------------
 
 
@@ -257,6 +281,37 @@ class UploadTooLarge(PayloadTooLarge):
     """The upload is larger than KICKFLOW_MAX_UPLOAD_MB."""
 
     code = "upload_too_large"
+
+
+class UploadEmpty(RequestInvalid):
+    """The upload is empty (0 bytes): send the media file itself."""
+
+    code = "empty_upload"
+
+
+class TooManyFiles(RequestInvalid):
+    """Too many files in one upload request (KICKFLOW_MAX_FILES_PER_UPLOAD)."""
+
+    code = "too_many_files"
+
+
+class PriorityNotAllowed(RequestInvalid):
+    """priority: outside the range your role may set."""
+
+    code = "priority_not_allowed"
+
+
+class LimitReached(ServiceError):
+    """A limit of your organisation is reached; try again later."""
+
+    code = "limit_reached"
+
+
+class QueueLimitReached(LimitReached):
+    """Your organisation has too many queued jobs (KICKFLOW_ORG_MAX_QUEUED); wait for some to
+    finish."""
+
+    code = "queue_limit_reached"
 
 
 class UnsafeFileName(RequestInvalid):

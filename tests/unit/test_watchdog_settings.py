@@ -27,3 +27,10 @@ def test_tiny_leases_do_not_make_the_watchdog_trigger_happy() -> None:
 def test_an_explicit_short_stall_window_survives_a_tiny_lease() -> None:
     base = Settings(lease_seconds=3, heartbeat_seconds=1, ffmpeg_stall_seconds=2)
     assert watchdog_settings(base).ffmpeg_stall_seconds == 2
+
+
+def test_resource_caps_are_on_by_default() -> None:
+    fields = Settings.model_fields
+    assert fields["ffmpeg_max_memory_mb"].default > 0
+    assert fields["probe_max_memory_mb"].default > 0
+    assert fields["org_max_running"].default > 0

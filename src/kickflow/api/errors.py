@@ -31,6 +31,9 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.JobIsRunning: 409,
     e.ReportNotReady: 409,
     e.OrganisationExists: 409,
+    e.TooManyFiles: 422,
+    e.PriorityNotAllowed: 422,
+    e.LimitReached: 429,
     e.PayloadTooLarge: 413,
     e.UnsupportedMediaType: 415,
     e.RequestInvalid: 400,
@@ -51,6 +54,7 @@ HTTP_CODES = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+    429: "too_many_requests",
 }
 
 
