@@ -10,6 +10,7 @@ from kickflow.media.analysis import analyse
 from kickflow.media.binaries import find_ffmpeg
 from kickflow.media.graph import AnalysisOptions
 from kickflow.media.inputs import validate_input
+from kickflow.media.probing import ProbeLimits
 from kickflow.media.runner import RunLimits
 from kickflow.profiles import Profile
 from kickflow.report import Report, build_report
@@ -41,6 +42,20 @@ def limits_for(settings: Settings) -> RunLimits:
     )
 
 
+def probe_limits_for(settings: Settings, profile: Profile) -> ProbeLimits:
+    """What a file may claim to be, and what probing it may cost, before it is decoded."""
+    return ProbeLimits(
+        allow_raw_pcm=profile.container.allow_raw_pcm,
+        max_frame_pixels=settings.max_frame_pixels,
+        max_channels=settings.max_channels,
+        max_streams=settings.max_streams,
+        max_duration_s=settings.max_duration_seconds,
+        min_bytes_per_s=settings.min_bytes_per_second,
+        max_memory_mb=settings.probe_max_memory_mb,
+        timeout_s=settings.probe_timeout_seconds,
+    )
+
+
 def check_file(
     path: Path,
     profile: Profile,
@@ -64,13 +79,13 @@ def check_file(
         binary=binary.path,
         options=options_for(profile),
         limits=limits_for(settings),
+        probe_limits=probe_limits_for(settings, profile),
         on_fraction=on_progress,
         work_dir=work_dir,
     )
     return build_report(
         measurements,
         profile,
-        input_path=str(path),
         input_name=display_name or path.name,
         size_bytes=size,
     )

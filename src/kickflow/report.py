@@ -9,10 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
-from types import UnionType
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal
 
 from kickflow.checks import CheckResult, Finding, run_checks
 from kickflow.media.model import (
@@ -23,6 +22,7 @@ from kickflow.media.model import (
     Measurements,
     MediaInfo,
     VideoAnalysis,
+    from_json,
 )
 from kickflow.profiles import Profile
 from kickflow.report_html import render_html
@@ -72,7 +72,6 @@ def timecode(seconds: float, fps: float | None) -> str:
 class Report:
     """One file's QC outcome against one profile."""
 
-    input_path: str
     input_name: str
     size_bytes: int
     profile_name: str
@@ -93,7 +92,6 @@ class Report:
         data = {
             "schema_version": SCHEMA_VERSION,
             "input": {
-                "path": self.input_path,
                 "name": self.input_name,
                 "size_bytes": self.size_bytes,
             },
@@ -132,7 +130,6 @@ class Report:
         ]
         profile = dict(d["profile"])
         return cls(
-            input_path=d["input"]["path"],
             input_name=d["input"]["name"],
             size_bytes=d["input"]["size_bytes"],
             profile_name=profile.pop("name"),
@@ -148,16 +145,13 @@ class Report:
 _FINDING_KEYS = ("check", "severity", "start_s", "end_s", "message")
 
 
-def build_report(
-    m: Measurements, profile: Profile, *, input_path: str, input_name: str, size_bytes: int
-) -> Report:
+def build_report(m: Measurements, profile: Profile, *, input_name: str, size_bytes: int) -> Report:
     """Run every check of ``profile`` on ``m`` and assemble the report."""
     checks = run_checks(m, profile)
     findings = [f for c in checks for f in c.findings]
     # Whole-file findings first, then in time order; the sort is stable, so check order breaks ties.
     findings.sort(key=lambda f: -1.0 if f.start_s is None else f.start_s)
     return Report(
-        input_path=input_path,
         input_name=input_name,
         size_bytes=size_bytes,
         profile_name=profile.name,
@@ -251,36 +245,20 @@ def _levels_summary(samples: tuple[LevelSample, ...]) -> dict[str, Any] | None:
 
 
 def _measurements_from(d: dict[str, Any]) -> Measurements:
-    media = dict(d["media"], path=d["input"]["path"], size_bytes=d["input"]["size_bytes"])
+    media = dict(d["media"], path=d["input"]["name"], size_bytes=d["input"]["size_bytes"])
     media["format_name"] = media.pop("format")
     loud, extra = dict(d["loudness"]), d["measurements"]
     video = extra.get("video")
     if video is not None:
         video = {k: v for k, v in video.items() if k != "levels_summary"}
     return Measurements(
-        media=_build(MediaInfo, media),
-        loudness=_build(Loudness, loud) if loud.pop("measured", True) else None,
-        audio=_build(AudioAnalysis, extra.get("audio")),
-        video=_build(VideoAnalysis, video),
-        decode_errors=_build(DecodeErrors, extra.get("decode_errors") or {}),
+        media=from_json(MediaInfo, media),
+        loudness=from_json(Loudness, loud) if loud.pop("measured", True) else None,
+        audio=from_json(AudioAnalysis, extra.get("audio")),
+        video=from_json(VideoAnalysis, video),
+        decode_errors=from_json(DecodeErrors, extra.get("decode_errors") or {}),
         analysis_seconds=extra.get("analysis_seconds", 0.0),
     )
-
-
-def _build(tp: Any, data: Any) -> Any:
-    """Rebuild a value of type ``tp`` (dataclasses, tuples, optionals) from its JSON form."""
-    if data is None:
-        return None
-    if is_dataclass(tp) and isinstance(tp, type):
-        hints = get_type_hints(tp)
-        known = {f.name for f in fields(tp) if f.init}
-        return tp(**{k: _build(hints[k], v) for k, v in data.items() if k in known})
-    origin, args = get_origin(tp), get_args(tp)
-    if origin is tuple:
-        return tuple(_build(args[0], item) for item in data)
-    if origin is UnionType:
-        return _build(next(a for a in args if a is not type(None)), data)
-    return data
 
 
 def _finite(value: Any) -> Any:

@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,22 +59,6 @@ def bad_file(job_settings: Settings) -> Path:
     path = roots[0] / "notes.mp4"
     path.write_text("these are meeting notes, not a video\n")
     return path
-
-
-@pytest.fixture
-def run_worker(store: JobStore) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(settings: Settings | None = None, concurrency: int = 1) -> Worker:
-        worker_store = JobStore(store.url, settings or store.settings) if settings else store
-        worker = Worker(worker_store, settings, concurrency=concurrency)
-        worker.start()
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop(grace=0)
 
 
 def submit(store: JobStore, org: str, path: Path) -> Job:

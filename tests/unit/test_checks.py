@@ -61,7 +61,7 @@ def clean() -> Measurements:
     """A 60 s 1080p25 file with stereo audio at -23 LUFS and no defect."""
     return Measurements(
         media=MediaInfo(
-            path="/in/clean.mp4",
+            path="clean.mp4",
             size_bytes=1000,
             format_name="mov,mp4,m4a,3gp,3g2,mj2",
             duration_s=DURATION,

@@ -136,7 +136,10 @@ def test_plan_has_one_input_and_every_branch() -> None:
                       (AudioStream(1, "aac", 48000, 2, "stereo", 0.0, 10.0),))  # fmt: skip
     plan = build_plan(media, Path("/in/x.mp4"), Path("/tmp/w"), AnalysisOptions(), frozenset())
     assert plan.args.count("-i") == 1
-    assert plan.args[plan.args.index("-protocol_whitelist") + 1] == "file,pipe"
+    assert plan.args[plan.args.index("-protocol_whitelist") + 1] == "file"
+    # Only the demuxer the probe found may open the input: the decode cannot pick another.
+    assert plan.args[plan.args.index("-format_whitelist") + 1] == media.format_name
+    assert plan.args.index("-format_whitelist") < plan.args.index("-i")
     assert {b.name for b in plan.branches} == {
         "loudness", "silence", "astats", "diff", "video", "idet",
     }  # fmt: skip

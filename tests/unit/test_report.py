@@ -23,7 +23,6 @@ def report_of(m: Any = None, profile: str = "ebu-r128", name: str = "clip.mp4") 
     return build_report(
         m or clean(),
         load_profile(profile),
-        input_path=f"/in/{name}",
         input_name=name,
         size_bytes=42,
     )
@@ -93,7 +92,7 @@ def test_warnings_only_need_review() -> None:
 def test_json_shape() -> None:
     d = json.loads(json.dumps(report_of(defective()).to_dict(), allow_nan=False))
     assert d["schema_version"] == 1
-    assert d["input"] == {"path": "/in/clip.mp4", "name": "clip.mp4", "size_bytes": 42}
+    assert d["input"] == {"name": "clip.mp4", "size_bytes": 42}
     assert d["profile"]["name"] == "ebu-r128"
     assert d["profile"]["loudness"]["target_lufs"] == -23.0
     assert d["verdict"] == "failed"
@@ -152,7 +151,7 @@ def test_round_trip_through_json() -> None:
     assert again.to_dict() == d
     assert again.verdict == original.verdict
     assert again.findings == original.findings
-    media = replace(original.measurements.media, path="/in/clip.mp4", size_bytes=42)
+    media = replace(original.measurements.media, path="clip.mp4", size_bytes=42)
     assert again.measurements.media == media
     assert again.measurements.audio == original.measurements.audio
     assert [c.findings for c in again.checks] == [c.findings for c in original.checks]

@@ -25,9 +25,7 @@ def report_dict(name: str = "clip.mp4", **overrides: Any) -> dict[str, Any]:
     m = with_audio(m, silence=(Segment(30.0, 33.0),))
     curve = tuple(LoudnessPoint(t / 10, -23 + 6 * math.sin(t / 40), -23.0) for t in range(600))
     m = with_loudness(m, true_peak_dbtp=-0.2, curve=curve)
-    report = build_report(
-        m, load_profile("ebu-r128"), input_path=f"/in/{name}", input_name=name, size_bytes=5_000_000
-    )
+    report = build_report(m, load_profile("ebu-r128"), input_name=name, size_bytes=5_000_000)
     # Renderers work from the stored JSON form, so go through JSON like the job service does.
     return {**json.loads(json.dumps(report.to_dict())), **overrides}
 

@@ -9,20 +9,27 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kickflow.errors import FfmpegFailed, FormatRefused
 from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
 from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
 from kickflow.media.model import DecodeErrors, Measurements, MediaInfo
-from kickflow.media.probe import probe
+from kickflow.media.probing import ProbeLimits, probe
 from kickflow.media.runner import RunLimits, StampedLine, run_ffmpeg
 from kickflow.media.video import analyse_video
 
 FractionCallback = Callable[[float], None]
+DEFAULT_PROBE_LIMITS = ProbeLimits()
 MAX_ERROR_SAMPLES = 5
 # Log contexts that are not decoders: the filter graph, muxers, the CLI itself.
 _NON_DECODER = re.compile(r"^\[(fc#|out#|Parsed_|AVFilterGraph|null @|graph)")
 _ERROR_LEVEL = re.compile(r"\[(error|fatal)\]")
+
+
+def refused_at_open(stderr_tail: str) -> bool:
+    """FFmpeg gave up opening the input (the format allow-list refused its own detection)."""
+    return "Error opening input" in stderr_tail and "Invalid argument" in stderr_tail
 
 
 def decode_errors_from(lines: tuple[StampedLine, ...]) -> DecodeErrors:
@@ -108,16 +115,19 @@ def analyse(
     binary: str,
     options: AnalysisOptions,
     limits: RunLimits,
+    probe_limits: ProbeLimits = DEFAULT_PROBE_LIMITS,
     on_fraction: FractionCallback | None = None,
     work_dir: Path | None = None,
 ) -> Measurements:
-    """Probe ``path`` and run the single analysis pass over it."""
-    media = probe(path, size_bytes)
+    """Probe ``path`` (in a child, within the caps) and run the single analysis pass over it."""
+    media = probe(path, size_bytes, probe_limits)
     if work_dir is not None and not SAFE_PATH.match(str(work_dir)):
         work_dir = None  # the graph names files inside it; fall back to the system temp dir
     work = Path(tempfile.mkdtemp(prefix="kickflow-analysis-", dir=work_dir))
     try:
-        plan = build_plan(media, path, work, options, available_filters(binary))
+        plan = build_plan(
+            media, path, work, options, available_filters(binary), probe_limits.max_frame_pixels
+        )
         duration = media.duration_s
 
         def seconds_done(seconds: float) -> None:
@@ -125,9 +135,17 @@ def analyse(
                 on_fraction(min(1.0, seconds / duration) if duration else 0.0)
 
         started = time.monotonic()
-        result = run_ffmpeg(
-            binary, plan.args, limits=limits, duration_s=duration, on_progress=seconds_done
-        )
+        try:
+            result = run_ffmpeg(
+                binary, plan.args, limits=limits, duration_s=duration, on_progress=seconds_done
+            )
+        except FfmpegFailed as exc:
+            if refused_at_open(exc.stderr_tail):
+                raise FormatRefused(
+                    f"refused: FFmpeg does not open {path.name} as {media.format_name}, the "
+                    "format the probe found; it may be a disguised manifest or playlist"
+                ) from None
+            raise
         return measure(
             media, plan, options, decode_errors_from(result.log_lines), time.monotonic() - started
         )

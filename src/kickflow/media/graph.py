@@ -141,8 +141,14 @@ def build_plan(
     work: Path,
     options: AnalysisOptions,
     filters: frozenset[str],
+    max_pixels: int | None = None,
 ) -> Plan:
-    """FFmpeg arguments for the single analysis pass over ``source``."""
+    """FFmpeg arguments for the single analysis pass over ``source``.
+
+    The input may only be opened by the demuxer the probe found (``-format_whitelist``): if
+    this FFmpeg build detects the file as anything else (a manifest disguised as raw audio, a
+    polyglot), it refuses to open it instead of following what the file names.
+    """
     audio = media.audio[0] if media.audio else None
     video = media.video[0] if media.video else None
     graph: list[str] = []
@@ -153,7 +159,10 @@ def build_plan(
     if video:
         graph += _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
     branches = tuple(b for b, _ in chains_a + chains_v)
-    args = ["-protocol_whitelist", "file,pipe", "-i", f"file:{source.resolve()}"]
+    args = ["-protocol_whitelist", "file", "-format_whitelist", media.format_name]
+    if max_pixels:
+        args += ["-max_pixels", str(max_pixels)]
+    args += ["-i", f"file:{source.resolve()}"]
     args += ["-filter_complex", ";".join(graph)]
     for b in branches:
         args += ["-map", f"[o_{b.name}]"]

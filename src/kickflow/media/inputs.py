@@ -1,13 +1,16 @@
 """Checks on an input file before FFmpeg sees it: existence, size, and refusing playlists.
 
-Playlists (HLS, ffconcat, other text lists) make FFmpeg open further files or URLs named inside
-them; that is how media services get tricked into reading local files or internal addresses, so
-they are refused whatever the file is called.
+Playlists and manifests (HLS, DASH, IMF, ffconcat, SDP …) make FFmpeg open further files or
+URLs named inside them; that is how media services get tricked into reading local files or
+internal addresses. Sniffing them here gives the user a sentence that names what the file is;
+the guard that cannot be talked round is the demuxer allow-list FFmpeg itself enforces
+(``media/formats.py``), so a file this sniffing misses is still refused.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -20,11 +23,40 @@ from kickflow.errors import (
     PlaylistRefused,
 )
 
-SNIFF_BYTES = 4096
-PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp"})
-PLAYLIST_MARKERS = (b"#EXTM3U", b"#EXT-X-", b"ffconcat version", b"[playlist]", b"file '")
+SNIFF_BYTES = 64 * 1024
+PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp", ".mpd"})
+# Marker -> what the file is. Text markers count at the start of the file (after a BOM or
+# white space) or anywhere in a text file; binary media may carry them in its metadata.
+TEXT_MARKERS: tuple[tuple[bytes, str], ...] = (
+    (b"#EXTM3U", "an HLS playlist"),
+    (b"#EXT-X-", "an HLS playlist"),
+    (b"ffconcat version", "an FFmpeg concat list"),
+    (b"[playlist]", "a PLS playlist"),
+    (b"file '", "a concat list"),
+)
+# XML manifests: their root elements never occur in media, so they count anywhere in the
+# first bytes, also behind binary junk (an XML comment can hide a few hundred binary bytes).
+MANIFEST_MARKERS: tuple[tuple[bytes, str], ...] = (
+    (b"<MPD", "a DASH manifest"),
+    (b"urn:mpeg:dash:schema:mpd", "a DASH manifest"),
+    (b"<CompositionPlaylist", "an IMF composition playlist"),
+    (b"<AssetMap", "an IMF asset map"),
+    (b"<smil", "a SMIL playlist"),
+)
+SDP_START = (b"v=0\n", b"v=0\r\n")
+# Whole manifest lines anywhere in a binary file: a polyglot (a media header in front of a
+# playlist; a line starts after any byte that is not printable ASCII). A lone "#EXTM3U" may
+# occur in media metadata; these lines do not.
+POLYGLOT_LINES: tuple[tuple[re.Pattern[bytes], str], ...] = (
+    (re.compile(rb"#EXTM3U\r?\n|\n#EXTINF:|\n#EXT-X-"), "an HLS playlist"),
+    (re.compile(rb"ffconcat version"), "an FFmpeg concat list"),
+    (re.compile(rb"(?:^|[^ -~])file '[^'\n]+'\r?\n"), "a concat list"),
+    (re.compile(rb"(?:^|[^ -~])v=0\r?\no="), "an SDP session description"),
+)
 # Demuxers that follow references to other files or URLs.
-REFERENCING_FORMATS = frozenset({"hls", "applehttp", "concat", "sdp", "rtsp", "dash", "mpd"})
+REFERENCING_FORMATS = frozenset(
+    {"hls", "applehttp", "concat", "sdp", "rtsp", "rtp", "dash", "mpd", "imf", "image2"}
+)
 
 
 def looks_like_text(head: bytes) -> bool:
@@ -35,38 +67,56 @@ def looks_like_text(head: bytes) -> bool:
     return printable / len(head) > 0.97
 
 
-def sniff_playlist(head: bytes) -> bool:
-    """True when the content is a playlist or concat list: a text file naming other inputs.
-
-    Binary media may carry these words in its metadata, so they only count in text.
-    """
+def sniff_reference_list(head: bytes) -> str | None:
+    """What kind of manifest, playlist or concat list the content is; None for anything else."""
+    for marker, kind in MANIFEST_MARKERS:
+        if marker in head:
+            return kind
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if any(stripped.startswith(m) for m in PLAYLIST_MARKERS):
-        return True
-    return looks_like_text(head) and any(m in head for m in PLAYLIST_MARKERS)
+    if stripped.startswith(SDP_START):
+        return "an SDP session description"
+    for marker, kind in TEXT_MARKERS:
+        if stripped.startswith(marker):
+            return kind
+    if looks_like_text(head):
+        return next((kind for marker, kind in TEXT_MARKERS if marker in head), None)
+    return next((kind for pattern, kind in POLYGLOT_LINES if pattern.search(head)), None)
+
+
+def sniff_playlist(head: bytes) -> bool:
+    """True when the content names other inputs (playlist, manifest, concat list)."""
+    return sniff_reference_list(head) is not None
 
 
 def validate_input(path: Path) -> int:
-    """Refuse what cannot be media before decoding; returns the size in bytes."""
+    """Refuse what cannot be media before decoding; returns the size in bytes.
+
+    Messages name the file, never the directory it is in (that is a server path).
+    """
+    name = path.name
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise InputNotFound(f"{path}: no such file.") from None
+        raise InputNotFound(f"{name}: no such file.") from None
     except OSError as exc:
-        raise InputUnreadable(f"{path}: cannot be read ({exc.strerror}).") from None
+        raise InputUnreadable(f"{name}: cannot be read ({exc.strerror}).") from None
     if stat.S_ISDIR(info.st_mode):
-        raise InputNotAFile(f"{path} is a directory, not a media file.")
+        raise InputNotAFile(f"{name} is a directory, not a media file.")
     if not stat.S_ISREG(info.st_mode):
-        raise InputNotAFile(f"{path} is not a regular file.")
+        raise InputNotAFile(f"{name} is not a regular file.")
     if info.st_size == 0:
-        raise InputEmpty(f"{path} is empty (0 bytes).")
+        raise InputEmpty(f"{name} is empty (0 bytes).")
     head = _read_head(path)
-    if sniff_playlist(head) or path.suffix.lower() in PLAYLIST_SUFFIXES:
+    kind = sniff_reference_list(head)
+    if kind is not None:
         raise PlaylistRefused(
-            f"{path.name} is a playlist or concat list; submit the media file itself."
+            f"refused: {name} is {kind}, which can make FFmpeg open other files; "
+            "submit the media file itself"
         )
+    if path.suffix.lower() in PLAYLIST_SUFFIXES:
+        raise PlaylistRefused(f"refused: {name} is named as a playlist; submit the media file")
     if looks_like_text(head):
-        raise NotMedia(f"{path.name} is not a media file: it contains text.")
+        raise NotMedia(f"{name} is not a media file: it contains text.")
     return info.st_size
 
 
@@ -74,7 +124,7 @@ def _read_head(path: Path) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        raise InputUnreadable(f"{path}: cannot be read ({exc.strerror}).") from None
+        raise InputUnreadable(f"{path.name}: cannot be read ({exc.strerror}).") from None
     try:
         return os.read(fd, SNIFF_BYTES)
     finally:

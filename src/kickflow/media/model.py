@@ -6,7 +6,9 @@ unit-tested with hand-made values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
+from types import UnionType
+from typing import Any, get_args, get_origin, get_type_hints
 
 
 @dataclass(frozen=True)
@@ -162,3 +164,19 @@ class Measurements:
     video: VideoAnalysis | None = None
     decode_errors: DecodeErrors = DecodeErrors()
     analysis_seconds: float = 0.0
+
+
+def from_json(tp: Any, data: Any) -> Any:
+    """Rebuild a value of type ``tp`` (dataclasses, tuples, optionals) from its JSON form."""
+    if data is None:
+        return None
+    if is_dataclass(tp) and isinstance(tp, type):
+        hints = get_type_hints(tp)
+        known = {f.name for f in fields(tp) if f.init}
+        return tp(**{k: from_json(hints[k], v) for k, v in data.items() if k in known})
+    origin, args = get_origin(tp), get_args(tp)
+    if origin is tuple:
+        return tuple(from_json(args[0], item) for item in data)
+    if origin is UnionType:
+        return from_json(next(a for a in args if a is not type(None)), data)
+    return data

@@ -1,4 +1,9 @@
-"""Probing with PyAV: structured stream facts, never regexes over FFmpeg's banner."""
+"""Probing with PyAV: structured stream facts, never regexes over FFmpeg's banner.
+
+Only allow-listed demuxers may open the file (``format_whitelist``), and decoders refuse
+pictures above the pixel limit (``max_pixels``). This module runs in the probe child process;
+``media/probing.py`` is the parent side.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,23 @@ from typing import Any
 
 import av
 
-from kickflow.errors import InputUnreadable, NotMedia, PlaylistRefused
+from kickflow.errors import (
+    FormatRefused,
+    InputError,
+    InputUnreadable,
+    NotMedia,
+    PlaylistRefused,
+    ResourceLimitExceeded,
+)
+from kickflow.media.formats import (
+    NAMED_ONLY,
+    RAW_PCM,
+    aliases,
+    allowed_formats,
+    refusal_for,
+    unknown_refusal,
+    whitelist,
+)
 from kickflow.media.inputs import REFERENCING_FORMATS
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
 
@@ -77,25 +98,60 @@ def _audio(stream: Any) -> AudioStream:
     )
 
 
-def probe(path: Path, size_bytes: int) -> MediaInfo:
-    """Container and stream facts; ``NotMedia`` when FFmpeg finds nothing to decode."""
+def _open(path: Path, formats: tuple[str, ...], max_pixels: int) -> Any:
+    options = {
+        **OPEN_OPTIONS,
+        "format_whitelist": whitelist(formats),
+        "max_pixels": str(max_pixels),
+    }
+    return av.open(f"file:{path.resolve()}", options=options)
+
+
+def _out_of_memory(path: Path) -> ResourceLimitExceeded:
+    return ResourceLimitExceeded(f"refused: probing {path.name} needed more memory than its limit")
+
+
+def _refusal(path: Path, allow_raw_pcm: bool, max_pixels: int) -> InputError:
+    """Why no allowed demuxer opened the file, named when a harmless demuxer recognises it."""
+    named = NAMED_ONLY if allow_raw_pcm else NAMED_ONLY + RAW_PCM
     try:
-        container = av.open(f"file:{path.resolve()}", options=OPEN_OPTIONS)
+        with _open(path, named, max_pixels) as container:
+            return FormatRefused(refusal_for(container.format.name, path.name))
+    except av.error.MemoryError:
+        return _out_of_memory(path)
+    except (av.error.FFmpegError, OSError):
+        return FormatRefused(unknown_refusal(path.name))
+
+
+def probe_in_process(
+    path: Path, size_bytes: int, *, allow_raw_pcm: bool, max_pixels: int
+) -> MediaInfo:
+    """Container and stream facts, opening only allow-listed demuxers.
+
+    Runs inside the probe child (``probe_child``), under its memory and time limits: opening a
+    file decodes a frame or two, and a hostile file can make that frame enormous.
+    """
+    try:
+        container = _open(path, allowed_formats(allow_raw_pcm=allow_raw_pcm), max_pixels)
+    except av.error.ArgumentError:
+        raise _refusal(path, allow_raw_pcm, max_pixels) from None
+    except av.error.MemoryError:
+        raise _out_of_memory(path) from None
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise NotMedia(f"{path.name} is not a readable media file ({reason}).") from None
     except OSError as exc:
-        raise InputUnreadable(f"{path.name} cannot be read ({exc}).") from None
+        raise InputUnreadable(f"{path.name} cannot be read ({exc.strerror}).") from None
     with container:
         fmt = container.format.name
-        if set(fmt.split(",")) & REFERENCING_FORMATS:
+        if aliases(fmt) & REFERENCING_FORMATS:
             raise PlaylistRefused(f"{path.name} is a playlist ({fmt}); submit the media itself.")
         streams = list(container.streams)
         video = tuple(_video(s) for s in streams if s.type == "video" and _is_picture(s))
         audio = tuple(_audio(s) for s in streams if s.type == "audio")
         duration = container.duration / 1_000_000 if container.duration else None
         info = MediaInfo(
-            path=str(path),
+            path=path.name,
             size_bytes=size_bytes,
             format_name=fmt,
             duration_s=duration,

@@ -82,7 +82,8 @@ def processed_seconds(block: dict[str, str]) -> float | None:
     return None if value is None or value < 0 else value / 1_000_000
 
 
-def _limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
+def limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that caps the child's address space (None: no limit)."""
     if max_memory_mb <= 0:
         return None
     limit = max_memory_mb * 1024 * 1024
@@ -206,7 +207,7 @@ def run_ffmpeg(
         text=True,
         errors="replace",
         start_new_session=True,
-        preexec_fn=_limit_memory(limits.max_memory_mb),  # noqa: PLW1509 - only setrlimit
+        preexec_fn=limit_memory(limits.max_memory_mb),  # noqa: PLW1509 - only setrlimit
     )
     watch = _Watch(limits, duration_s)
     try:

@@ -70,6 +70,8 @@ class LoudnessSpec(Section):
 class ContainerSpec(Section):
     formats: tuple[str, ...] = ()  # empty = any; matched against FFmpeg's format names
     max_av_duration_mismatch_s: float = Field(default=0.5, ge=0)
+    # Headerless PCM (.pcm, .ul, .raw …) decodes from any bytes; off unless a spec needs it.
+    allow_raw_pcm: bool = False
 
 
 class VideoSpec(Section):
