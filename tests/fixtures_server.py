@@ -42,6 +42,8 @@ FAST_TIMINGS = {
     "KICKFLOW_POLL_SECONDS": "0.1",
     "KICKFLOW_SHUTDOWN_GRACE_SECONDS": "5",
     "KICKFLOW_MAX_UPLOAD_MB": "2",
+    # Tests read /api/health/full right after changing state: a snapshot this young is current.
+    "KICKFLOW_HEALTH_CACHE_SECONDS": "0.2",
 }
 
 

@@ -1,25 +1,34 @@
 """Health, metrics and docs endpoints: the runbook's shapes, a live Groq check against a local
-fake of its ``/models`` endpoint, and Prometheus text that promtool accepts."""
+fake of its ``/models`` endpoint (probed in the background, at most once per interval), a hung
+provider that slows nothing down, and Prometheus text that promtool accepts."""
 
 from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from statistics import mean, median
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.fixtures_server import Server, start_server
+from kickflow.api.health import GROQ_TIMEOUT_S
+from kickflow.media.binaries import find_ffmpeg
+from tests.fixtures_server import Server, start_server, wait_for
 
 COMPONENTS = {"database", "storage", "qc_worker", "ffmpeg", "groq_api", "google_oauth", "reaper"}
 STATUSES = {"ok", "warning", "error", "not_configured"}
 GROQ_KEY = "gsk_test_secret_key_123"
+PROBE_INTERVAL_S = 1.0
+PARALLEL = 60
 
 
 def full(server: Server) -> dict[str, Any]:
@@ -139,20 +148,187 @@ def test_groq_and_google_when_configured(tmp_path: Path, fake_groq: str) -> None
             "KICKFLOW_GROQ_API_KEY": GROQ_KEY,
             "KICKFLOW_GROQ_BASE_URL": fake_groq,
             "KICKFLOW_GOOGLE_CLIENT_ID": "client-123.apps.googleusercontent.com",
+            "KICKFLOW_HEALTH_PROBE_INTERVAL_SECONDS": str(PROBE_INTERVAL_S),
         },
     )
     try:
-        report = full(server)
+        first = full(server)["groq_api"]  # the first request starts the probe, never waits
+        assert first["status"] == "warning" and "not probed yet" in first["message"]
+        report = wait_for(
+            lambda: (r := full(server))["groq_api"]["status"] != "warning" and r, 30, "a probe"
+        )
         assert report["groq_api"]["status"] == "ok", report["groq_api"]
         assert report["groq_api"]["details"]["models"] == 2
-        assert FakeGroq.seen_keys == [f"Bearer {GROQ_KEY}"]
+        assert report["groq_api"]["details"]["checked_at"]
+        assert report["groq_api"]["details"]["age_seconds"] >= 0
+        assert set(FakeGroq.seen_keys) == {f"Bearer {GROQ_KEY}"}
         assert report["google_oauth"]["status"] == "ok"
         FakeGroq.mode = "reject"
-        refused = full(server)["groq_api"]
-        assert refused["status"] == "error" and "401" in refused["message"]
+        refused = wait_for(
+            lambda: (g := full(server)["groq_api"])["status"] == "error" and g, 30, "the 401"
+        )
+        assert "401" in refused["message"]
         assert GROQ_KEY not in json.dumps(full(server))
     finally:
         server.stop()
+
+
+def test_the_provider_sees_at_most_one_probe_per_interval(tmp_path: Path, fake_groq: str) -> None:
+    env = {
+        "KICKFLOW_GROQ_API_KEY": GROQ_KEY,
+        "KICKFLOW_GROQ_BASE_URL": fake_groq,
+        "KICKFLOW_HEALTH_PROBE_INTERVAL_SECONDS": str(PROBE_INTERVAL_S),
+    }
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'rate.db'}", env=env)
+    try:
+        with server.client(token="") as anonymous:
+            start = time.monotonic()
+            requests = 0
+            while requests < 300 or time.monotonic() - start < 3 * PROBE_INTERVAL_S:
+                assert anonymous.get("/api/health/full").status_code == 200
+                requests += 1
+            elapsed = time.monotonic() - start
+        calls = len(FakeGroq.seen_keys)
+        print(f"\nhealth: {requests} requests in {elapsed:.1f} s, {calls} provider calls")
+        assert 1 <= calls <= elapsed / PROBE_INTERVAL_S + 1
+    finally:
+        server.stop()
+
+
+class SilentProvider:
+    """A loopback server that accepts connections and never answers (a hung provider)."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.accepted: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/openai/v1"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self.accepted:
+            conn.close()
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_provider() -> Iterator[SilentProvider]:
+    provider = SilentProvider()
+    yield provider
+    provider.close()
+
+
+def _timed_get(client: httpx.Client, path: str) -> float:
+    start = time.monotonic()
+    reply = client.get(path)
+    assert reply.status_code == 200, reply.text
+    return time.monotonic() - start
+
+
+def _burst(server: Server, path: str, rounds: int = 3) -> tuple[list[float], list[float]]:
+    """``rounds`` × 60 parallel anonymous requests to ``path``, while one authenticated client
+    lists jobs in a loop: (latencies of the burst, latencies of the job lists meanwhile)."""
+    listed: list[float] = []
+    done = threading.Event()
+
+    def list_jobs() -> None:
+        with server.client() as member:
+            while not done.is_set():  # the last one may end after the burst: still counted
+                listed.append(_timed_get(member, "/api/qc/jobs"))
+
+    lister = threading.Thread(target=list_jobs, daemon=True)
+    limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
+    with server.client(token="", limits=limits) as anonymous, ThreadPoolExecutor(PARALLEL) as pool:
+        lister.start()
+        burst: list[float] = []
+        for _ in range(rounds):
+            burst += pool.map(lambda _: _timed_get(anonymous, path), range(PARALLEL))
+        done.set()
+        lister.join(timeout=60)
+    assert not lister.is_alive()
+    return burst, listed
+
+
+def second_slowest(latencies: list[float]) -> float:
+    assert len(latencies) >= 2, latencies
+    return sorted(latencies)[-2]
+
+
+def test_a_hung_provider_slows_neither_health_nor_the_api(
+    tmp_path: Path, silent_provider: SilentProvider
+) -> None:
+    env = {
+        "KICKFLOW_GROQ_API_KEY": GROQ_KEY,
+        "KICKFLOW_GROQ_BASE_URL": silent_provider.url,
+        "KICKFLOW_HEALTH_PROBE_INTERVAL_SECONDS": "3600",
+        "KICKFLOW_HEALTH_CACHE_SECONDS": "5",  # the default (the test servers use less)
+        "KICKFLOW_HTTP_MAX_CONNECTIONS_PER_CLIENT": str(4 * PARALLEL),  # all from 127.0.0.1
+    }
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'hung.db'}", env=env)
+    try:
+        with server.client() as member:
+            for index in range(3):
+                media = server.media_root / f"clip-{index}.mov"
+                media.write_bytes(b"x")
+                source = {"type": "path", "path": str(media)}
+                assert member.post("/api/qc/jobs", json={"source": source}).status_code == 201
+        # The first request starts the probe (which hangs) and the first snapshot (which runs
+        # `ffmpeg -version` once); a fresh server has one-off costs of its own: all out of the
+        # measurement.
+        assert "not probed yet" in full(server)["groq_api"]["message"]
+        wait_for(lambda: silent_provider.accepted, 30, "the probe to reach the provider")
+        _burst(server, "/api/health", rounds=1)
+        # Baseline: the same load of parallel connections on the liveness route.
+        base_burst, base_list = _burst(server, "/api/health")
+        burst, listed = _burst(server, "/api/health/full")
+        # Before the fix one job list per round waited for a pool thread for about the probe's
+        # timeout; the second-slowest list is immune to a one-off pause of the process.
+        slowest, list_ratio = max(burst), second_slowest(listed) / second_slowest(base_list)
+        print(
+            f"\nhealth: {len(burst)} parallel /api/health/full: median {median(burst):.3f} s, "
+            f"slowest {slowest:.3f} s (liveness: median {median(base_burst):.3f} s); "
+            f"{len(listed)} job lists meanwhile: mean {mean(listed):.3f} s, slowest "
+            f"{max(listed):.3f} s (during liveness: mean {mean(base_list):.3f} s, "
+            f"slowest {max(base_list):.3f} s); ratio of the second slowest {list_ratio:.2f}"
+        )
+        # A request that waited for the provider would take at least the probe's timeout.
+        assert slowest < GROQ_TIMEOUT_S
+        assert list_ratio < 10  # before the fix: about 60 (and the slowest health took 5 s)
+        assert len(silent_provider.accepted) == 1  # one probe for the whole burst
+        report = wait_for(
+            lambda: (r := full(server))["groq_api"]["status"] == "error" and r,
+            30,
+            "the probe to time out",
+        )
+        assert "unreachable" in report["groq_api"]["message"]
+        assert report["groq_api"]["details"]["checked_at"]
+        assert len(silent_provider.accepted) == 1
+    finally:
+        server.stop()
+
+
+def test_the_anonymous_report_names_no_server_path(api_server: Server) -> None:
+    report = full(api_server)
+    assert set(report["ffmpeg"]["details"]) == {"source", "version"}
+    text = json.dumps(report)
+    binary = find_ffmpeg().path
+    for private in (binary, str(api_server.data_dir), str(api_server.data_dir.resolve())):
+        assert private not in text
 
 
 def test_groq_not_configured_by_default(api_server: Server) -> None:

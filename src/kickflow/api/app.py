@@ -56,6 +56,8 @@ def create_app(
         max_json_bytes=MAX_JSON_BYTES,
         max_upload_bytes=storage.max_request_bytes,
         upload_path=UPLOAD_PATH,
+        body_idle_seconds=settings.http_body_idle_seconds,
+        body_min_bytes_per_second=settings.http_body_min_bytes_per_second,
     )
     for module in (health, jobs, progress, control, debug, metrics, web):
         app.include_router(module.router)

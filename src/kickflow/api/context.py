@@ -7,7 +7,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from kickflow.api.health import TerminalCounts
+from kickflow.api.health import HealthMonitor, TerminalCounts
 from kickflow.config import Settings
 from kickflow.jobs.store import JobStore
 from kickflow.storage import UploadStorage
@@ -37,10 +37,19 @@ class Services:
     workers: WorkerControl | None = None
     reaper: ReaperSchedule | None = None
     terminal_counts: TerminalCounts = field(default_factory=TerminalCounts)
+    health: HealthMonitor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.health = HealthMonitor.of_service(
+            self.settings, self.store, self.storage, self.terminal_counts, self._next_reaper_run
+        )
+
+    def _next_reaper_run(self) -> float | None:
+        return self.reaper.seconds_to_next_run() if self.reaper else None
 
 
-def services(request: Request) -> Services:
-    """FastAPI dependency: the app's services."""
+async def services(request: Request) -> Services:
+    """FastAPI dependency: the app's services (async: reading app state needs no pool thread)."""
     svc: Services = request.app.state.services
     return svc
 

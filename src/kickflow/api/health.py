@@ -1,14 +1,25 @@
 """Component checks behind ``GET /api/health/full`` (the runbook's first command).
 
 Each check returns ``{status: ok|warning|error|not_configured, message?, latency_ms?, details?}``
-and never raises; nothing in here is tenant data or a secret.
+and never raises; nothing in here is tenant data, a secret, a server path, a host name or a pid
+(the endpoint needs no token).
+
+The endpoint is cheap whatever the request rate: the local checks (database, storage, queue,
+FFmpeg, reaper) run at most once at a time and their snapshot is served for a few seconds
+(:class:`SnapshotCache`); outbound probes (the transcription provider) run in a background
+thread at most once per probe interval and requests only read their last result
+(:class:`Prober`), so the provider's key is sent at most once per interval.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from functools import partial
 from typing import Any
 
 import httpx
@@ -16,6 +27,7 @@ import sqlalchemy as sa
 
 from kickflow.api import queries
 from kickflow.api.views import iso
+from kickflow.config import Settings
 from kickflow.errors import KickflowError
 from kickflow.jobs.db import read_tx
 from kickflow.jobs.store import JobStore
@@ -23,11 +35,15 @@ from kickflow.media.binaries import binary_version, find_ffmpeg
 from kickflow.storage import UploadStorage
 
 Component = dict[str, Any]
+Check = Callable[[], Component]
+COMPONENTS = ("database", "storage", "qc_worker", "ffmpeg", "groq_api", "google_oauth", "reaper")
 GROQ_TIMEOUT_S = 2.0
 STORAGE_WARN_BYTES = 1024**3
 STORAGE_ERROR_BYTES = 256 * 1024**2
 TERMINAL_TTL_S = 5.0
 SEVERITY = {"ok": 0, "not_configured": 0, "warning": 1, "error": 2}
+
+log = logging.getLogger("kickflow.api")
 
 
 def component(status: str, message: str | None = None, **extra: Any) -> Component:
@@ -38,16 +54,27 @@ def component(status: str, message: str | None = None, **extra: Any) -> Componen
     return out
 
 
-def timed(check: Callable[[], Component]) -> Component:
-    """Run a check, adding ``latency_ms`` and turning any exception into ``error``."""
+def timed(check: Check) -> Component:
+    """Run a check, adding ``latency_ms`` and turning any exception into ``error``.
+
+    The message is the error class's own sentence, never the instance's text (a driver's
+    message names hosts, an OS error names paths); the full text goes to the log.
+    """
     start = time.perf_counter()
     try:
         result = check()
     except Exception as exc:  # a health check reports every failure, it never raises
-        message = exc.message if isinstance(exc, KickflowError) else f"{type(exc).__name__}: {exc}"
-        result = component("error", message)
+        log.warning("health check failed: %s: %s", type(exc).__name__, exc)
+        result = component("error", public_message(exc))
     result.setdefault("latency_ms", round((time.perf_counter() - start) * 1000, 1))
     return result
+
+
+def public_message(exc: Exception) -> str:
+    """What an anonymous caller may read about ``exc``."""
+    if isinstance(exc, KickflowError):
+        return (type(exc).__doc__ or exc.code).strip().splitlines()[0]
+    return f"{type(exc).__name__} (details in the service log)"
 
 
 def database(store: JobStore) -> Component:
@@ -129,7 +156,7 @@ def _worker_verdict(d: dict[str, Any]) -> tuple[str, str]:
 def ffmpeg(override: str) -> Component:
     binary = find_ffmpeg(override)
     version = binary_version(binary.path)
-    details = {"binary": binary.path, "source": binary.source, "version": version}
+    details = {"source": binary.source, "version": version}  # the path is the server's
     return component("ok", f"FFmpeg {version}", details=details)
 
 
@@ -194,3 +221,183 @@ def overall(components: dict[str, Component]) -> str:
     """The worst status of the components (not_configured counts as ok)."""
     worst = max((SEVERITY.get(c["status"], 2) for c in components.values()), default=0)
     return {0: "ok", 1: "warning", 2: "error"}[worst]
+
+
+# --- the snapshot behind GET /api/health/full -------------------------------------------------
+
+
+def service_checks(
+    settings: Settings,
+    store: JobStore,
+    uploads: UploadStorage,
+    terminal: TerminalCounts,
+    next_reaper_run: Callable[[], float | None],
+) -> tuple[dict[str, Check], dict[str, Check]]:
+    """(local checks, outbound probes) of one API process."""
+    local: dict[str, Check] = {
+        "database": lambda: database(store),
+        "storage": lambda: storage(uploads),
+        "qc_worker": lambda: qc_worker(store, terminal),
+        "ffmpeg": lambda: ffmpeg(settings.ffmpeg),
+        "google_oauth": lambda: google_oauth(settings.google_client_id),
+        "reaper": lambda: reaper(store, settings.reaper_interval_seconds, next_reaper_run()),
+    }
+    groq = partial(groq_api, settings.groq_api_key, settings.groq_base_url)
+    if not settings.groq_api_key:  # answered here (not_configured): nothing to call
+        return local | {"groq_api": groq}, {}
+    return local, {"groq_api": groq}
+
+
+class SnapshotCache:
+    """The local checks' results, served for ``max_age`` seconds after they were started.
+
+    Single flight: when the snapshot is too old, the first request starts one computation in
+    its own thread and every request that arrives meanwhile awaits that same one; no request
+    holds a thread of the pool while it waits.
+    """
+
+    def __init__(
+        self,
+        checks: dict[str, Check],
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.checks = checks
+        self.max_age = max_age
+        self.computations = 0
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: dict[str, Component] | None = None
+        self._started_at = 0.0
+        self._flight: Future[dict[str, Component]] | None = None
+
+    async def get(self) -> dict[str, Component]:
+        """The snapshot (shared: do not modify it)."""
+        current = self._current_or_flight()
+        if isinstance(current, dict):
+            return current
+        return await asyncio.wrap_future(current)
+
+    def _current_or_flight(self) -> dict[str, Component] | Future[dict[str, Component]]:
+        with self._lock:
+            if self._value is not None and self._clock() - self._started_at <= self.max_age:
+                return self._value
+            if self._flight is None:
+                self._flight = Future()
+                # Running, so that a waiter that goes away cannot cancel it for the others.
+                self._flight.set_running_or_notify_cancel()
+                thread = threading.Thread(
+                    target=self._compute, args=(self._flight,), name="health-snapshot"
+                )
+                thread.daemon = True
+                thread.start()
+            return self._flight
+
+    def _compute(self, flight: Future[dict[str, Component]]) -> None:
+        started = self._clock()
+        value: dict[str, Component] | None = None
+        try:
+            value = {name: timed(check) for name, check in self.checks.items()}
+        finally:  # timed() never raises; this only keeps the waiters from hanging if it did
+            with self._lock:
+                self._flight = None
+                if value is not None:
+                    self._value, self._started_at = value, started
+                    self.computations += 1
+            if value is None:
+                flight.set_exception(RuntimeError("the health snapshot failed"))
+            else:
+                flight.set_result(value)
+
+
+class Prober:
+    """Outbound checks, run in a background thread at most once per ``interval`` seconds.
+
+    Requests read the last results at once (with their time, ``details.checked_at``); a
+    request that finds a round due starts it and does not wait for it. Before the first round
+    has finished each probe says so (``warning``, "not probed yet").
+    """
+
+    def __init__(
+        self,
+        probes: dict[str, Check],
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.probes = probes
+        self.interval = interval
+        self.rounds = 0
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._results: dict[str, tuple[Component, float, float]] = {}  # result, clock, wall
+        self._round_started: float | None = None
+        self._running = False
+
+    def latest(self) -> dict[str, Component]:
+        """Each probe's last result; starts a round in the background when one is due."""
+        with self._lock:
+            now = self._clock()
+            due = self._due(now)
+            if due:
+                self._running, self._round_started = True, now
+            results = dict(self._results)
+        if due:
+            threading.Thread(target=self._round, name="health-probes", daemon=True).start()
+        return {name: self._aged(results.get(name), now) for name in self.probes}
+
+    def _due(self, now: float) -> bool:
+        if not self.probes or self._running:
+            return False
+        return self._round_started is None or now - self._round_started >= self.interval
+
+    def _round(self) -> None:
+        try:
+            for name, probe in self.probes.items():
+                result = timed(probe)
+                with self._lock:
+                    self._results[name] = (result, self._clock(), self._wall_clock())
+        finally:
+            with self._lock:
+                self._running = False
+                self.rounds += 1
+
+    def _aged(self, entry: tuple[Component, float, float] | None, now: float) -> Component:
+        interval = {"probe_interval_seconds": self.interval}
+        if entry is None:
+            details = {"checked_at": None, **interval}
+            return component(
+                "warning", "not probed yet: the first check is running", details=details
+            )
+        result, at, wall = entry
+        age = {"checked_at": iso(wall), "age_seconds": round(max(0.0, now - at), 1), **interval}
+        return {**result, "details": {**result.get("details", {}), **age}}
+
+
+class HealthMonitor:
+    """The components of ``/api/health/full``: the cached local snapshot plus the last probes."""
+
+    def __init__(self, snapshots: SnapshotCache, prober: Prober) -> None:
+        self.snapshots = snapshots
+        self.prober = prober
+
+    @classmethod
+    def of_service(
+        cls,
+        settings: Settings,
+        store: JobStore,
+        uploads: UploadStorage,
+        terminal: TerminalCounts,
+        next_reaper_run: Callable[[], float | None],
+    ) -> HealthMonitor:
+        local, probes = service_checks(settings, store, uploads, terminal, next_reaper_run)
+        return cls(
+            SnapshotCache(local, settings.health_cache_seconds),
+            Prober(probes, settings.health_probe_interval_seconds),
+        )
+
+    async def components(self) -> dict[str, Component]:
+        local = await self.snapshots.get()
+        merged = local | self.prober.latest()
+        return {name: merged[name] for name in COMPONENTS if name in merged}
