@@ -113,6 +113,7 @@ class _Watch:
         self.block: list[str] = []
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.log_lines: list[StampedLine] = []
+        self._unstamped: list[str] = []
         self.open_streams = 2
 
     def on_stdout(self, line: str, on_progress: ProgressCallback | None) -> None:
@@ -122,6 +123,7 @@ class _Watch:
         seconds = processed_seconds(parse_progress_block(self.block))
         self.block = []
         if seconds is not None and seconds > self.processed:
+            self.stamp_pending(seconds)
             self.processed = seconds
             self.last_advance = now = time.monotonic()
             if on_progress is not None and now - self.last_callback >= CALLBACK_PERIOD_S:
@@ -130,7 +132,18 @@ class _Watch:
 
     def on_stderr(self, line: str) -> None:
         self.tail.append(line)
-        self.log_lines.append(StampedLine(self.processed, line))
+        self._unstamped.append(line)
+
+    def stamp_pending(self, reached: float) -> None:
+        """Lines logged since the last progress block: stamped halfway to the next one.
+
+        The line came somewhere between the two blocks; output lags the decoder (frame
+        threads, filter buffers) and on a busy machine blocks come late, so neither end alone
+        is a fair estimate.
+        """
+        at = (self.processed + reached) / 2
+        self.log_lines.extend(StampedLine(at, line) for line in self._unstamped)
+        self._unstamped.clear()
 
     def percent(self) -> str:
         if not self.duration_s:
@@ -256,6 +269,7 @@ def _result(returncode: int, watch: _Watch) -> RunResult:
                 " — not retried"
             )
         raise FfmpegFailed(returncode, tail)
+    watch.stamp_pending(watch.processed)
     return RunResult(
         returncode=returncode,
         elapsed_s=time.monotonic() - watch.started,
