@@ -10,8 +10,11 @@ unreachable its tests are skipped locally and fail when ``CI=true``. ``store`` i
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +139,30 @@ def store(job_settings: Settings) -> Iterator[JobStore]:
         yield s
     finally:
         s.close()
+
+
+def sqlite_writable(url: str) -> bool:
+    """Whether a writer can get through the writer queue and SQLite's write lock in time."""
+    database = url.removeprefix("sqlite:///")
+    fd = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.01)
+        conn = sqlite3.connect(database, timeout=1.0, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            conn.close()
+    finally:
+        os.close(fd)  # also releases the lock

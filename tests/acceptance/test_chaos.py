@@ -7,10 +7,8 @@ job must be completed or failed with a reason, none stranded, none with two acce
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ import sqlalchemy as sa
 from kickflow.config import Settings
 from kickflow.jobs import Job, JobState, JobStore
 from kickflow.jobs.schema import workers
+from tests.fixtures_db import sqlite_writable
 from tests.fixtures_media import MediaFactory
 
 pytestmark = pytest.mark.slow
@@ -134,33 +133,6 @@ def analysing_target(store: JobStore, fleet: Fleet, skip: set[str]) -> tuple[Job
 
 def event_codes(store: JobStore, job_id: str) -> list[tuple[str, str | None, str | None]]:
     return [(e.kind, e.code, e.worker_id) for e in store.events(job_id)]
-
-
-def sqlite_writable(url: str) -> bool:
-    """Whether a writer can get through the writer queue and SQLite's write lock in time."""
-    database = url.removeprefix("sqlite:///")
-    fd = os.open(f"{database}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        deadline = time.monotonic() + 1.0
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(0.01)
-        conn = sqlite3.connect(database, timeout=1.0, isolation_level=None)
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("ROLLBACK")
-            return True
-        except sqlite3.OperationalError:
-            return False
-        finally:
-            conn.close()
-    finally:
-        os.close(fd)  # also releases the lock
 
 
 def freeze_a_worker(store: JobStore, fleet: Fleet, skip: set[str]) -> tuple[Job, int]:

@@ -29,6 +29,7 @@ import httpx
 import pytest
 
 from kickflow.jobs import JobStore
+from tests.fixtures_db import sqlite_writable
 from tests.fixtures_media import H264_AAC, MediaFactory
 from tests.fixtures_server import Server, start_server, wait_for
 
@@ -141,10 +142,21 @@ class Scenario:
             interval=0.02,
         )
         pid = next(w["pid"] for w in self.debug()["workers"] if w["id"] == running["workerId"])
-        os.kill(pid, signal.SIGSTOP)
-        self.frozen.add(pid)
+        self.freeze(pid)
         wait_for(lambda: self.debug()["stuckJobs"], 15, "the job to be stuck", interval=0.2)
         return job_id
+
+    def freeze(self, pid: int) -> None:
+        """SIGSTOP a slot. On SQLite a slot frozen while it holds the write lock blocks every
+        writer (the documented limit of direct-database slots), so such a draw is thawed at
+        once and made again."""
+        for _ in range(20):
+            os.kill(pid, signal.SIGSTOP)
+            if sqlite_writable(self.store.url):
+                self.frozen.add(pid)
+                return
+            os.kill(pid, signal.SIGCONT)
+        raise AssertionError("the slot held the SQLite write lock at every draw")
 
     def failed(self) -> str:
         """A job that failed permanently (not a media file): the newest failed job."""
