@@ -23,10 +23,12 @@ def worker(
 ) -> None:
     """Claim and run QC jobs until SIGTERM/SIGINT (graceful: running jobs finish or go back)."""
     from kickflow.jobs import JobStore
+    from kickflow.jobs.sources import check_data_dir_outside_roots
     from kickflow.worker import Worker, logs
 
-    logs.configure()
     settings = get_settings()
+    check_data_dir_outside_roots(settings)
+    logs.configure()
     store = JobStore(settings=settings)
     code = Worker(store, settings, concurrency=concurrency).run()
     store.close()
