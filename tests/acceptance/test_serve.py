@@ -53,10 +53,10 @@ def test_first_run_prints_a_token_once(tmp_path: Path) -> None:
     server = start_server(tmp_path, f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
         assert server.token.startswith("kf_")
-        assert (
-            f'curl -H "Authorization: Bearer {server.token}" {server.url}/api/qc/jobs'
-            in "".join(server.output)
-        )
+        wait_for(lambda: "Uvicorn running" in "".join(server.output), 30, "the start-up log")
+        assert "".join(server.output).count(server.token) == 1  # stdout and stderr together
+        assert server.token not in (server.data_dir / "log" / "kickflow.log").read_text()
+        assert '"Authorization: Bearer $KICKFLOW_TOKEN"' in "".join(server.output)
         with server.client() as c:
             assert c.get(JOBS).json() == {"jobs": [], "nextCursor": None}
             assert c.get("/api/qc/debug").status_code == 200  # an admin token

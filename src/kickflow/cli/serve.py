@@ -18,6 +18,7 @@ from kickflow.jobs.db import read_tx, write_tx
 from kickflow.jobs.migrate import current_revision
 from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.schema import api_tokens
+from kickflow.jobs.sources import check_data_dir_outside_roots
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -69,6 +70,7 @@ def first_run_token(store: JobStore) -> IssuedToken | None:
 
 
 def banner(url: str, token: IssuedToken | None, workers: int) -> str:
+    """What ``kickflow serve`` prints on stdout (never logged): the secret at most once."""
     lines = [f"KickFlow QC is running at {url}  (API docs: {url}/docs)"]
     lines.append(f"worker slots: {workers}" + ("  (API only)" if workers == 0 else ""))
     if token is None:
@@ -76,11 +78,10 @@ def banner(url: str, token: IssuedToken | None, workers: int) -> str:
             "API token: printed on the first run only; make another with "
             "`kickflow admin create-token --org local --role admin`"
         )
-        secret = "$KICKFLOW_TOKEN"  # noqa: S105 - a shell variable name
     else:
         lines.append(f"Admin token (local organisation, shown once): {token.secret}")
-        secret = token.secret
-    lines.append(f'Try: curl -H "Authorization: Bearer {secret}" {url}/api/qc/jobs')
+        lines.append("Keep it: export KICKFLOW_TOKEN=<the token above>")
+    lines.append(f'Try: curl -H "Authorization: Bearer $KICKFLOW_TOKEN" {url}/api/qc/jobs')
     return "\n".join(lines)
 
 
@@ -105,6 +106,7 @@ def serve(
     from kickflow.api.slots import WorkerSlots
 
     settings = get_settings()
+    check_data_dir_outside_roots(settings)  # before anything is created or started
     configure_logging(log_path(settings))
     store = open_store(settings)
     token = first_run_token(store)
@@ -140,6 +142,8 @@ def _starter(reaper: ReaperLoop, slots: WorkerSlots | None) -> Callable[[], Call
 def _run(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
+    from kickflow.api.connections import guarded_protocol
+
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
     # place that ends the process normally, so a requested stop exits 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -151,6 +155,7 @@ def _run(app: FastAPI, host: str, port: int) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        http=guarded_protocol(get_settings()),  # header deadline, per-client connection cap
     )
 
 
