@@ -2,12 +2,16 @@
 (WAL, one file) and PostgreSQL (a fresh throw-away database at 127.0.0.1:5432).
 
     .venv/bin/python benchmarks/bench_queue.py [--jobs-per-worker 1000] [--backends sqlite,postgres]
+        [--orgs 1]
 
 Throughput: 1, 4 or 8 producer processes enqueue N jobs (timed on their own), then as many
 worker processes burn them down (claim + complete). Batch 1 is one job per transaction
 everywhere (what `kickflow worker` does); batch B uses ``enqueue_many``, ``claim(limit=B)``
 and ``complete_many``: B jobs per transaction.
 "end-to-end" counts enqueue + claim + complete: N / (enqueue time + burn-down time).
+The jobs are spread round-robin over ``--orgs`` organisations (the claim is fair between them);
+per-organisation caps are off (``org_max_running=0``) and the queued limit is out of the way,
+so the numbers are the queue's own.
 Recovery: a process claims a job, heartbeats, and is SIGKILLed; a reaper process running every
 R seconds must re-queue the job within lease + R.
 """
@@ -39,6 +43,12 @@ PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 WORKER_COUNTS = (1, 4, 8)
 BATCHES = "1,10,50"  # jobs per transaction: 1 is what `kickflow worker` does
 RECOVERY = {"lease_seconds": 3.0, "heartbeat_seconds": 0.5, "reaper_interval_seconds": 1.0}
+UNCAPPED = {"org_max_running": 0, "org_max_queued": 10**9}
+
+
+def bench_settings() -> Settings:
+    """Settings for the throughput runs: no per-organisation caps or queued limit."""
+    return Settings.model_validate(UNCAPPED)
 
 
 @contextmanager
@@ -69,7 +79,7 @@ def _migrate(url: str) -> None:
 
 
 def _burn(url: str, start_at: float, out: str, batch: int) -> None:
-    store = JobStore(url, Settings())
+    store = JobStore(url, bench_settings())
     worker = f"bench-{os.getpid()}"
     latencies: list[float] = []
     done = 0
@@ -89,18 +99,23 @@ def _burn(url: str, start_at: float, out: str, batch: int) -> None:
     Path(out).write_text(json.dumps({"done": done, "lat": latencies, "end": time.time()}))
 
 
-def _produce(url: str, n: int, batch: int, start_at: float, out: str) -> None:
-    store = JobStore(url, Settings())
-    org = store.ensure_org()
+def _org_names(orgs: int) -> list[str]:
+    return ["local"] + [f"bench-{i}" for i in range(1, orgs)]
+
+
+def _produce(url: str, n: int, batch: int, start_at: float, out: str, orgs: int) -> None:
+    store = JobStore(url, bench_settings())
+    org_ids = [store.ensure_org(name) for name in _org_names(orgs)]
     while time.time() < start_at:
         time.sleep(0.0005)
     for first in range(0, n, batch):
         items = [
-            store.new_job(org, "path", f"/bench/{i}.mov", file_name=f"{i}.mov")
+            store.new_job(org_ids[i % orgs], "path", f"/bench/{i}.mov", file_name=f"{i}.mov")
             for i in range(first, min(n, first + batch))
         ]
         if batch == 1:
-            store.enqueue(org, "path", items[0].source_ref, file_name=items[0].file_name)
+            one = items[0]
+            store.enqueue(one.org_id, "path", one.source_ref, file_name=one.file_name)
         else:
             store.enqueue_many(items)
     Path(out).write_text(json.dumps({"end": time.time()}))
@@ -117,14 +132,18 @@ def _run(target: object, args: list[tuple[object, ...]], outs: list[str]) -> lis
     return [json.loads(Path(o).read_text()) for o in outs]
 
 
-def throughput(url: str, workers: int, jobs: int, batch: int) -> dict[str, float]:
-    """W producers enqueue N jobs, then W workers burn them down, both in ``batch`` sizes."""
+def throughput(url: str, workers: int, jobs: int, batch: int, orgs: int = 1) -> dict[str, float]:
+    """W producers enqueue N jobs over ``orgs`` organisations, then W workers burn them down,
+    both in ``batch`` sizes."""
     jobs = jobs // workers * workers
-    JobStore(url, Settings()).ensure_org()
+    store = JobStore(url, bench_settings())
+    for name in _org_names(orgs):
+        store.ensure_org(name)
+    store.close()
     with tempfile.TemporaryDirectory() as tmp:
         outs = [f"{tmp}/p{i}.json" for i in range(workers)]
         start_at = time.time() + 1.5 + 0.2 * workers
-        args = [(url, jobs // workers, batch, start_at, o) for o in outs]
+        args = [(url, jobs // workers, batch, start_at, o, orgs) for o in outs]
         enqueue_s = max(r["end"] for r in _run(_produce, args, outs)) - start_at  # type: ignore[arg-type]
         outs = [f"{tmp}/w{i}.json" for i in range(workers)]
         start_at = time.time() + 1.5 + 0.2 * workers
@@ -194,6 +213,7 @@ def main() -> None:
     parser.add_argument("--min-jobs", type=int, default=3000)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--batches", default=BATCHES, help="jobs per transaction, e.g. 1,10")
+    parser.add_argument("--orgs", type=int, default=1, help="organisations the jobs belong to")
     args = parser.parse_args()
     print(f"{'backend':<9}{'workers':>8}{'batch':>6}{'jobs':>7}{'enqueue/s':>11}{'claim+done/s':>14}"
           f"{'end-to-end/s':>14}{'claim p50 ms':>14}{'claim p99 ms':>14}")  # fmt: skip
@@ -204,7 +224,7 @@ def main() -> None:
         ):
             jobs = max(args.min_jobs, args.jobs_per_worker * workers)
             with database(backend) as url:
-                r = throughput(url, workers, jobs, batch)
+                r = throughput(url, workers, jobs, batch, args.orgs)
             print(f"{backend:<9}{workers:>8}{batch:>6}{jobs:>7}{r['enqueue_per_s']:>11.0f}"
                   f"{r['burn_per_s']:>14.0f}{r['end_to_end_per_s']:>14.0f}"
                   f"{r['claim_p50_ms']:>14.2f}{r['claim_p99_ms']:>14.2f}", flush=True)  # fmt: skip

@@ -1,9 +1,11 @@
 """Upload storage under the data directory: streamed to disk, safe names, all or nothing.
 
 An upload request writes each file to ``uploads/.incoming/`` while it arrives (never whole in
-memory), counting bytes against the request's limit. Only when every file of the request has
-arrived are they moved to ``uploads/<org>/<upload id>/<name>``; on any error all of them are
-removed, so a refused request leaves nothing behind.
+memory), counting bytes against the request's limit and files against the request's file limit
+(the file after the last one allowed is refused before anything of it is written). An empty
+file is refused when its part ends. Only when every file of the request has arrived are they
+moved to ``uploads/<org>/<upload id>/<name>``; on any error all of them are removed, so a
+refused request leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from kickflow.errors import UnsafeFileName, UploadTooLarge
+from kickflow.errors import TooManyFiles, UnsafeFileName, UploadEmpty, UploadTooLarge
 
 UPLOADS_DIR = "uploads"
 INCOMING_DIR = ".incoming"
@@ -61,9 +63,10 @@ class UploadStorage:
         self.root = (data_dir / UPLOADS_DIR).resolve()
         self.max_request_bytes = max_request_bytes
 
-    def batch(self, org_id: str) -> UploadBatch:
-        """A new upload request for ``org_id`` (use as a context manager)."""
-        return UploadBatch(self, org_id)
+    def batch(self, org_id: str, *, max_files: int | None = None) -> UploadBatch:
+        """A new upload request for ``org_id`` of at most ``max_files`` files (None: any
+        number); use it as a context manager."""
+        return UploadBatch(self, org_id, max_files)
 
     def contains(self, path: Path) -> bool:
         """Whether ``path`` lies inside the upload area."""
@@ -86,13 +89,15 @@ class UploadStorage:
 class UploadBatch:
     """The files of one request; committed together or removed together."""
 
-    def __init__(self, storage: UploadStorage, org_id: str) -> None:
+    def __init__(self, storage: UploadStorage, org_id: str, max_files: int | None = None) -> None:
         self.storage = storage
         self.org_id = org_id
+        self.max_files = max_files
         self.received = 0
         self._incoming: list[tuple[str, Path]] = []
         self._final: list[StoredUpload] = []
         self._current: BinaryIO | None = None
+        self._current_bytes = 0
 
     def __enter__(self) -> UploadBatch:
         return self
@@ -109,12 +114,18 @@ class UploadBatch:
     def start_file(self, name: str) -> None:
         """Begin receiving a file called ``name`` (refused before anything is written)."""
         safe_file_name(name)
+        if self.max_files is not None and len(self._incoming) >= self.max_files:
+            raise TooManyFiles(
+                f"file: more than {self.max_files} files in one upload request; the limit is "
+                f"{self.max_files} (KICKFLOW_MAX_FILES_PER_UPLOAD): send the rest separately"
+            )
         self.finish_file()
         incoming = self.storage.root / INCOMING_DIR
         incoming.mkdir(parents=True, exist_ok=True)
         path = incoming / f"{uuid.uuid4().hex}.part"
         self._incoming.append((name, path))
         self._current = path.open("xb")
+        self._current_bytes = 0
 
     def write(self, chunk: bytes) -> None:
         """Append a chunk to the current file, enforcing the request's size limit."""
@@ -125,9 +136,18 @@ class UploadBatch:
             limit_mb = self.storage.max_request_bytes // (1024 * 1024)
             raise UploadTooLarge(f"upload larger than the limit of {limit_mb} MB")
         self._current.write(chunk)
+        self._current_bytes += len(chunk)
 
     def finish_file(self) -> None:
-        """Close the current file, if any."""
+        """Close the current file, if any; UploadEmpty when it has no bytes."""
+        if self._current is None:
+            return
+        self._close_current()
+        if self._current_bytes == 0:
+            name = self._incoming[-1][0]
+            raise UploadEmpty(f"file {name!r} is empty (0 bytes): send the media file itself")
+
+    def _close_current(self) -> None:
         if self._current is not None:
             self._current.close()
             self._current = None
@@ -145,7 +165,7 @@ class UploadBatch:
 
     def discard(self) -> None:
         """Remove everything this request wrote."""
-        self.finish_file()
+        self._close_current()
         for _, part in self._incoming:
             part.unlink(missing_ok=True)
         for stored in self._final:

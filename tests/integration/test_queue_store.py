@@ -278,7 +278,9 @@ def test_batch_enqueue_and_batch_complete_are_fenced_per_job(store: JobStore) ->
     keyed = store.new_job(org, "path", "/m/k", file_name="k.mov", idempotency_key="k")
     jobs = store.enqueue_many([*items, keyed, keyed])
     assert len({j.id for j in jobs}) == 5 and jobs[4].id == jobs[5].id
+    store.set_org_cap(org, 5)  # the default cap of 4 running jobs would hold one back
     claimed = store.claim("w1", limit=5)
+    assert len(claimed) == 5
     lost = claimed[0].lease
     store.release(lost)
     accepted = store.complete_many([(c.lease, "passed", {"n": 1}) for c in claimed])

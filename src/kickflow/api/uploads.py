@@ -1,23 +1,27 @@
 """Streamed multipart uploads: each file part goes straight to upload storage as it arrives.
 
 Starlette's own form parser spools whole files to a temporary file before the route runs; this
-one validates the file name from the part headers before writing a byte, and counts bytes
-against the limit while they arrive.
+one validates the file name (and the number of files) from the part headers before writing a
+byte, and counts bytes against the limit while they arrive. A client that disconnects mid-way
+is logged as one INFO line, not as an error: the batch is discarded like any refused request.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import anyio
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from kickflow.errors import RequestInvalid
 from kickflow.storage import UploadBatch
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 4096
+log = logging.getLogger("kickflow.api.uploads")
 
 
 @dataclass
@@ -111,11 +115,17 @@ async def receive(request: Request, batch: UploadBatch) -> UploadForm:
         if name.startswith("on_") and callable(getattr(receiver, name))
     }
     parser = MultipartParser(_boundary(request.headers.get("content-type", "")), callbacks)  # type: ignore[arg-type]
+    received = 0
     try:
         async for chunk in request.stream():
             if chunk:
+                received += len(chunk)
                 await anyio.to_thread.run_sync(parser.write, chunk)
         parser.finalize()
+    except ClientDisconnect:
+        # Nobody is left to answer; the caller's batch removes what arrived.
+        log.info("upload aborted: client disconnected after %d bytes", received)
+        raise RequestInvalid("upload aborted: the client disconnected") from None
     except (ValueError, RuntimeError) as exc:  # the parser's MultipartParseError is a ValueError
         raise RequestInvalid(f"malformed multipart body: {exc}") from exc
     if not receiver.form.file_names:

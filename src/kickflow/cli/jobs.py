@@ -8,13 +8,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from kickflow.config import Settings, get_settings
 from kickflow.errors import SourceNotAllowed
-from kickflow.jobs import DEFAULT_PROFILE, LOCAL_ORG, BulkResult, Job, JobStore, sources
+from kickflow.jobs import DEFAULT_PROFILE, LOCAL_ORG, BulkResult, Job, JobStore, NewJob, sources
 
 jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
 
@@ -55,32 +55,44 @@ def submit(
     profile: Annotated[
         str, typer.Option("--profile", "-p", help="Profile name or TOML file.")
     ] = DEFAULT_PROFILE,
-    priority: Annotated[int, typer.Option("--priority", help="Higher runs first.")] = 0,
+    priority: Annotated[
+        int, typer.Option("--priority", help="Higher runs first among the organisation's jobs.")
+    ] = 0,
     project: Annotated[str | None, typer.Option("--project")] = None,
     org: OrgOpt = LOCAL_ORG,
 ) -> None:
-    """Queue one job per file and print the new job ids."""
+    """Queue one job per file and print the new job ids (all of them, or none)."""
     from kickflow.profiles import load_profile
 
     load_profile(profile)  # an unknown profile is refused now, not by the worker later
-    settings = get_settings()
     store, org_id = _open(org)
-    for path in paths:
-        kind, ref, note = _source_for(path, org_id, settings)
-        info = sources.inspect(kind, ref, settings)
-        job = store.enqueue(
-            org_id,
-            kind,
-            ref,
-            file_name=info.file_name,
-            file_size=info.size,
-            profile=profile,
-            priority=priority,
-            project=project,
-        )
+    store.ensure_queue_room(org_id, len(paths))  # refused before anything is copied
+    copies: list[Path] = []
+    try:
+        options = {"profile": profile, "priority": priority, "project": project}
+        jobs = store.enqueue_many([_new_job(store, org_id, p, copies, options) for p in paths])
+    except BaseException:
+        for copy in copies:  # a refused submission leaves no copy behind
+            shutil.rmtree(copy.parent, ignore_errors=True)
+        raise
+    for job in jobs:
         typer.echo(job.id)
-        if note:
-            typer.echo(f"{path}: {note.strip(' ()')}", err=True)
+
+
+def _new_job(
+    store: JobStore, org_id: str, path: Path, copies: list[Path], options: dict[str, Any]
+) -> NewJob:
+    """The job for one file with ``options``; a copy made for it is added to ``copies``."""
+    settings = get_settings()
+    kind, ref, note = _source_for(path, org_id, settings)
+    if kind == "upload":
+        copies.append(sources.uploads_dir(settings) / ref)
+    if note:
+        typer.echo(f"{path}: {note.strip(' ()')}", err=True)
+    info = sources.inspect(kind, ref, settings)
+    return store.new_job(
+        org_id, kind, ref, file_name=info.file_name, file_size=info.size, **options
+    )
 
 
 def _row(job: Job) -> str:

@@ -1,10 +1,27 @@
-"""Atomic claim: one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``.
+"""Atomic, fair claim: one ``UPDATE jobs … FROM picked … RETURNING`` statement.
 
-On PostgreSQL the sub-select skips rows other claimers hold; on SQLite the statement runs in a
-``BEGIN IMMEDIATE`` transaction, so claimers are serialised. Order: priority (higher first),
-then ``run_at``, then age. Honours the global pause flag and each organisation's cap on running
-jobs (on PostgreSQL concurrent claimers of one organisation can overshoot the cap by at most
-the number of claimers racing at that instant; they never run the same attempt).
+Order. Fairness decides between organisations, priority only ranks an organisation's own jobs:
+
+1. for every organisation: its cap, its running jobs, and when it was last served (its newest
+   ``claimed`` event);
+2. its first due queued jobs in its own order (priority descending, ``run_at``, age), as many
+   as it may still start (``limit``, less when its cap is nearer), numbered ``k`` = 1, 2, … —
+   an index probe per organisation, never a walk over other organisations' queues;
+3. these candidates in order of ``running + k`` (the organisation with the fewest running jobs
+   first; a batch is spread over organisations as if its jobs were claimed one by one), then
+   the organisation served least recently (never served first), then the oldest job;
+4. the first ``limit`` of them are claimed.
+
+One tenant's 10 000 queued jobs therefore delay another tenant's single job by at most one
+claim per slot. The global pause flag is honoured, and each organisation's cap on running jobs
+(``organisations.max_running``, else the default; 0 = no cap) holds within one claim.
+
+On PostgreSQL step 2 locks its candidates ``FOR UPDATE SKIP LOCKED`` (the lock re-checks that
+the row is still queued), in ``MATERIALIZED`` CTEs evaluated once: concurrent claimers skip each
+other's rows and take each organisation's next job instead. Candidates not chosen in step 4 are
+unlocked at commit, a moment later. Claimers racing at one instant can overshoot an
+organisation's cap by at most their number; they never run the same attempt. On SQLite the
+statement runs in a ``BEGIN IMMEDIATE`` transaction: claimers are serialised.
 """
 
 from __future__ import annotations
@@ -14,10 +31,11 @@ import functools
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
 
+from kickflow.jobs import states
 from kickflow.jobs.models import Claimed, Job, Lease
-from kickflow.jobs.ops import guarded
-from kickflow.jobs.schema import flags, job_events, jobs, organisations, state_is
+from kickflow.jobs.schema import flags, job_events, jobs, kind_is_claimed, organisations, state_is
 from kickflow.jobs.sqlfuncs import db_now, new_token
 from kickflow.jobs.states import JobState
 
@@ -30,51 +48,120 @@ def _not_paused() -> ColumnElement[bool]:
     return ~sa.exists().where(flags.c.name == PAUSE_FLAG, flags.c.value == "1")
 
 
-def _under_cap(default_cap: ColumnElement[int]) -> ColumnElement[bool]:
-    running = jobs.alias("running")
+def _org_standing(default_cap: ColumnElement[int]) -> sa.CTE:
+    """Per organisation: cap, running jobs, newest ``claimed`` event id (NULL: never served)."""
+    running, served = jobs.alias("running"), job_events.alias("served")
     n_running = (
         sa.select(sa.func.count())
-        .where(running.c.org_id == jobs.c.org_id, running.c.state == RUNNING)
+        .where(running.c.org_id == organisations.c.id, state_is(RUNNING, running))
         .scalar_subquery()
     )
-    org_cap = (
-        sa.select(organisations.c.max_running)
-        .where(organisations.c.id == jobs.c.org_id)
+    last_served = (
+        sa.select(sa.func.max(served.c.id))
+        .where(served.c.org_id == organisations.c.id, kind_is_claimed(served))
         .scalar_subquery()
     )
-    cap = sa.func.coalesce(org_cap, default_cap)
-    return sa.or_(cap <= 0, n_running < cap)
-
-
-def _candidates(limit: ColumnElement[int], default_cap: ColumnElement[int]) -> sa.CTE:
-    # MATERIALIZED: the locked pick is computed once; an IN (sub-select … LIMIT) may be
-    # re-scanned by PostgreSQL's planner and then return more rows than the limit.
     return (
-        sa.select(jobs.c.id)
-        .where(
-            state_is(QUEUED),  # inlined, so SQLite can use the partial claim index
-            jobs.c.run_at <= db_now(),
-            _not_paused(),
-            _under_cap(default_cap),
+        sa.select(
+            organisations.c.id.label("org_id"),
+            sa.func.coalesce(organisations.c.max_running, default_cap).label("cap"),
+            n_running.label("running"),
+            last_served.label("served"),
         )
-        .order_by(jobs.c.priority.desc(), jobs.c.run_at, jobs.c.created_at)
+        .cte("orgs")
+        .prefix_with("MATERIALIZED")  # computed once per organisation, not per candidate
+    )
+
+
+def _own_order(table: NamedFromClause, dialect: str) -> tuple[ColumnElement[object], ...]:
+    order: tuple[ColumnElement[object], ...] = (
+        table.c.priority.desc(),
+        table.c.run_at,
+        table.c.created_at,
+    )
+    if dialect == "sqlite":  # its clock has millisecond steps: equal times go by arrival
+        order += (sa.literal_column(f"{table.name}.rowid"),)
+    return order
+
+
+def _due_queued(table: sa.FromClause, orgs: sa.CTE) -> tuple[ColumnElement[bool], ...]:
+    return (table.c.org_id == orgs.c.org_id, state_is(QUEUED, table), table.c.run_at <= db_now())
+
+
+def _room(orgs: sa.CTE, limit: ColumnElement[int]) -> ColumnElement[int]:
+    """How many jobs the organisation may still start in this claim."""
+    below_cap = sa.func.greatest(sa.func.least(limit, orgs.c.cap - orgs.c.running), 0)
+    return sa.case((orgs.c.cap > 0, below_cap), else_=limit)
+
+
+def _heads(dialect: str, orgs: sa.CTE, limit: ColumnElement[int]) -> sa.CTE:
+    """Each organisation's first due queued jobs in its own order, numbered ``k``."""
+    q = jobs.alias("q")
+    if dialect == "postgresql":
+        head: NamedFromClause = (
+            sa.select(q.c.id, q.c.priority, q.c.run_at, q.c.created_at)
+            .where(*_due_queued(q, orgs))
+            .order_by(*_own_order(q, dialect))
+            .limit(_room(orgs, limit))
+            .with_for_update(skip_locked=True, of=q)
+            .lateral("head")
+        )
+        joined = orgs.join(head, sa.true())
+    else:  # SQLite has no LATERAL: a correlated IN (… LIMIT) per organisation does the same
+        head = jobs.alias("head")
+        first = (
+            sa.select(q.c.id)
+            .where(*_due_queued(q, orgs))
+            .order_by(*_own_order(q, dialect))
+            .limit(limit)
+            .correlate(orgs)
+        )
+        joined = orgs.join(head, head.c.id.in_(first))
+    k = sa.func.row_number().over(partition_by=orgs.c.org_id, order_by=_own_order(head, dialect))
+    return (
+        sa.select(head.c.id, head.c.created_at, orgs.c.cap, orgs.c.running, orgs.c.served)
+        .add_columns(k.label("k"))
+        .select_from(joined)
+        .where(_not_paused())
+        .cte("heads")
+        .prefix_with("MATERIALIZED")  # evaluated (and its rows locked) exactly once
+    )
+
+
+def _picked(dialect: str, limit: ColumnElement[int], cap: ColumnElement[int]) -> sa.CTE:
+    heads = _heads(dialect, _org_standing(cap), limit)
+    return (
+        sa.select(heads.c.id)
+        .where(sa.or_(heads.c.cap <= 0, heads.c.running + heads.c.k <= heads.c.cap))
+        .order_by(
+            heads.c.running + heads.c.k,
+            heads.c.served.asc().nulls_first(),
+            heads.c.created_at,
+            heads.c.id,
+        )
         .limit(limit)
-        .with_for_update(skip_locked=True, of=jobs)
         .cte("picked")
         .prefix_with("MATERIALIZED")
     )
 
 
 @functools.cache
-def claim_statement() -> sa.Update:
-    """The claim, built once; parameters ``worker_id``, ``lease_s``, ``cap``, ``limit``."""
+def claim_statement(dialect: str) -> sa.Update:
+    """The claim for ``dialect``, built once; parameters ``worker_id``, ``lease_s``, ``cap``
+    and ``limit``."""
     now = db_now()
-    picked = _candidates(
-        sa.bindparam("limit", type_=sa.Integer), sa.bindparam("cap", type_=sa.Integer)
+    picked = _picked(
+        dialect, sa.bindparam("limit", type_=sa.Integer), sa.bindparam("cap", type_=sa.Integer)
     )
+    # No state predicate here: the pick holds its rows (locked and re-checked on PostgreSQL,
+    # the write lock on SQLite), and one would let the planner walk the queued jobs' index
+    # instead of the primary key.
     return (
-        guarded("claim", jobs.c.id == picked.c.id)
+        sa.update(jobs)
+        .where(jobs.c.id == picked.c.id)
         .values(
+            state=states.transition("claim").target.value,
+            updated_at=now,
             attempt=jobs.c.attempt + 1,
             lease_token=new_token(),
             lease_expires_at=now + sa.bindparam("lease_s", type_=sa.Double),
@@ -95,7 +182,7 @@ def claim(
 ) -> list[Claimed]:
     """Claim up to ``limit`` due jobs for ``worker_id``: attempt += 1, fresh lease token."""
     params = {"worker_id": worker_id, "lease_s": lease_seconds, "cap": default_cap, "limit": limit}
-    rows = conn.execute(claim_statement(), params).mappings().all()
+    rows = conn.execute(claim_statement(conn.dialect.name), params).mappings().all()
     claimed = [Job.from_row(r) for r in rows]
     if claimed:
         conn.execute(sa.insert(job_events), [_claim_event(j) for j in claimed])

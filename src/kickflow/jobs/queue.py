@@ -1,24 +1,32 @@
 """User-side queue operations: enqueue, cancel, pause, resume, requeue. Each runs inside one
-write transaction handed in by :class:`kickflow.jobs.store.JobStore`."""
+write transaction handed in by :class:`kickflow.jobs.store.JobStore`.
+
+Enqueue admits a job only while its organisation has fewer than ``max_queued`` queued jobs
+(``KICKFLOW_ORG_MAX_QUEUED``); a refused batch enqueues nothing. On PostgreSQL the
+organisation's row is locked for the count, so concurrent submissions cannot overshoot it.
+Priority orders an organisation's own jobs only; see :mod:`kickflow.jobs.claim`.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kickflow.errors import JobNotFound
+from kickflow.errors import JobNotFound, QueueLimitReached
 from kickflow.jobs import states
 from kickflow.jobs.models import Job
 from kickflow.jobs.ops import add_event, cleared_lease, event_insert, guarded, load_for_update
-from kickflow.jobs.schema import jobs
+from kickflow.jobs.schema import jobs, organisations, state_is
 from kickflow.jobs.sqlfuncs import db_now
 from kickflow.jobs.states import JobState
 
 DEFAULT_PROFILE = "default"
+QUEUED = JobState.QUEUED.value
 
 
 @dataclass(frozen=True)
@@ -47,12 +55,42 @@ def find_by_key(conn: Connection, org_id: str, key: str) -> Job | None:
     return Job.from_row(row) if row else None
 
 
-def enqueue(conn: Connection, new: NewJob) -> Job:
-    """Insert a queued job, or return the existing one with the same idempotency key."""
+def queued_count(conn: Connection, org_id: str) -> int:
+    """Queued jobs of ``org_id`` (waiting to run, due or not)."""
+    stmt = sa.select(sa.func.count()).where(jobs.c.org_id == org_id, state_is(QUEUED))
+    return int(conn.execute(stmt).scalar_one())
+
+
+def ensure_room(conn: Connection, org_id: str, adding: int, max_queued: int) -> None:
+    """QueueLimitReached unless ``org_id`` can take ``adding`` more queued jobs."""
+    lock = sa.select(organisations.c.id).where(organisations.c.id == org_id)
+    conn.execute(lock.with_for_update(key_share=True))  # FOR NO KEY UPDATE: FK checks pass
+    queued = queued_count(conn, org_id)
+    if queued + adding > max_queued:
+        raise QueueLimitReached(queue_full_message(queued, adding, max_queued))
+
+
+def queue_full_message(queued: int, adding: int, max_queued: int) -> str:
+    what = "a job" if adding == 1 else f"{adding} jobs"
+    return (
+        f"queue limit reached: your organisation has {queued} queued jobs and the limit is "
+        f"{max_queued} (KICKFLOW_ORG_MAX_QUEUED), so {what} cannot be added; "
+        "try again when some have started"
+    )
+
+
+def enqueue(conn: Connection, new: NewJob, max_queued: int) -> Job:
+    """Insert a queued job, or return the existing one with the same idempotency key;
+    QueueLimitReached when the organisation already has ``max_queued`` queued jobs."""
     if new.idempotency_key:
         existing = find_by_key(conn, new.org_id, new.idempotency_key)
         if existing:
             return existing
+    ensure_room(conn, new.org_id, 1, max_queued)
+    return _insert(conn, new)
+
+
+def _insert(conn: Connection, new: NewJob) -> Job:
     now = db_now()
     row = (
         conn.execute(
@@ -95,8 +133,19 @@ def _row(new: NewJob, now: float) -> dict[str, object]:
     }  # fmt: skip
 
 
-def enqueue_many(conn: Connection, items: Sequence[NewJob]) -> list[Job]:
-    """Queue a batch in one transaction (jobs with idempotency keys go one by one)."""
+def _new_per_org(conn: Connection, items: Sequence[NewJob]) -> Counter[str]:
+    """How many jobs of the batch would be new, per organisation (known keys are not)."""
+    plain = Counter(n.org_id for n in items if not n.idempotency_key)
+    keys = {(n.org_id, n.idempotency_key) for n in items if n.idempotency_key}
+    plain.update(org for org, key in keys if key and find_by_key(conn, org, key) is None)
+    return plain
+
+
+def enqueue_many(conn: Connection, items: Sequence[NewJob], max_queued: int) -> list[Job]:
+    """Queue a batch in one transaction (jobs with idempotency keys go one by one); when any
+    organisation would exceed ``max_queued`` queued jobs, QueueLimitReached and nothing."""
+    for org_id, adding in sorted(_new_per_org(conn, items).items()):  # sorted: lock order
+        ensure_room(conn, org_id, adding, max_queued)
     plain = [n for n in items if not n.idempotency_key]
     now = float(conn.execute(sa.select(db_now())).scalar_one())
     inserted: list[Job] = []
@@ -106,7 +155,12 @@ def enqueue_many(conn: Connection, items: Sequence[NewJob]) -> list[Job]:
         inserted = [Job.from_row(r) for r in rows]
         conn.execute(event_insert(), [_enqueued_event(j) for j in inserted])
     fresh = iter(inserted)
-    return [enqueue(conn, n) if n.idempotency_key else next(fresh) for n in items]
+    return [
+        (find_by_key(conn, n.org_id, n.idempotency_key) or _insert(conn, n))
+        if n.idempotency_key
+        else next(fresh)
+        for n in items
+    ]
 
 
 def _enqueued_event(job: Job) -> dict[str, object]:

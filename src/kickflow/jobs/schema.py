@@ -33,7 +33,9 @@ api_tokens = sa.Table(
     sa.Column("created_at", Epoch, nullable=False),
     sa.Column("last_used_at", Epoch, nullable=True),
     sa.Column("revoked_at", Epoch, nullable=True),
-    sa.CheckConstraint("role IN ('admin', 'member', 'viewer')", name="ck_api_tokens_role"),
+    sa.CheckConstraint(
+        "role IN ('admin', 'member', 'viewer', 'operator')", name="ck_api_tokens_role"
+    ),
 )
 
 jobs = sa.Table(
@@ -81,12 +83,14 @@ jobs = sa.Table(
     sa.Index("ix_jobs_org_updated", "org_id", "updated_at"),
 )
 
-# The claim walks queued jobs in claim order and stops at the first that fits: a partial index
-# in exactly that order keeps claims O(1) however deep the queue is. Queries must spell the
+# The claim reads, for each organisation, the first few of its queued jobs in its own order
+# (priority descending, run_at, age): a partial index in exactly that order makes that an index
+# probe per organisation, however deep any organisation's queue is. Queries must spell the
 # state as a literal (state_is("queued")), not a bound parameter, for SQLite to use them.
 QUEUED_ONLY = sa.text("state = 'queued'")
 sa.Index(
-    "ix_jobs_queued",
+    "ix_jobs_org_queued",
+    jobs.c.org_id,
     jobs.c.priority.desc(),
     jobs.c.run_at,
     jobs.c.created_at,
@@ -103,12 +107,14 @@ sa.Index(
 )
 
 
-def state_is(state: str) -> sa.ColumnElement[bool]:
-    """``jobs.state = '<state>'`` with the state inlined, so partial indexes apply."""
+def state_is(state: str, table: sa.FromClause = jobs) -> sa.ColumnElement[bool]:
+    """``jobs.state = '<state>'`` (or an alias's) with the state inlined, so partial indexes
+    apply."""
     allowed = {"queued", "running", "completed", "failed", "cancelled", "paused"}
     if state not in allowed:  # never user data: only the state machine's own names
         raise ValueError(f"unknown job state {state!r}")
-    return jobs.c.state == sa.literal_column(f"'{state}'")
+    column: sa.ColumnElement[str] = table.c.state
+    return column == sa.literal_column(f"'{state}'")
 
 
 job_events = sa.Table(
@@ -131,6 +137,23 @@ job_events = sa.Table(
     sa.Index("ix_job_events_org", "org_id", "id"),
     sa.Index("ix_job_events_kind_at", "kind", "at"),
 )
+
+# When each organisation was last served: the claim reads max(id) of its ``claimed`` events.
+CLAIMED_ONLY = sa.text("kind = 'claimed'")
+sa.Index(
+    "ix_job_events_org_claimed",
+    job_events.c.org_id,
+    job_events.c.id,
+    postgresql_where=CLAIMED_ONLY,
+    sqlite_where=CLAIMED_ONLY,
+)
+
+
+def kind_is_claimed(table: sa.FromClause = job_events) -> sa.ColumnElement[bool]:
+    """``job_events.kind = 'claimed'`` with the kind inlined, so the partial index applies."""
+    column: sa.ColumnElement[str] = table.c.kind
+    return column == sa.literal_column("'claimed'")
+
 
 workers = sa.Table(
     "workers",

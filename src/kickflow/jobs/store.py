@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Connection, Engine
 
 from kickflow.config import Settings, get_settings
-from kickflow.errors import DatabaseError, KickflowError, LeaseLost
+from kickflow.errors import DatabaseError, KickflowError, LeaseLost, QueueLimitReached
 from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
 from kickflow.jobs import queries, queue, reaper, registry
@@ -135,14 +135,17 @@ class JobStore:
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
     ) -> Job:
-        """Queue a job; the same idempotency key in the same organisation returns the first job."""
+        """Queue a job; the same idempotency key in the same organisation returns the first job.
+        QueueLimitReached when the organisation has ``org_max_queued`` queued jobs already."""
         new = self.new_job(
             org_id, source_type, source_ref, file_name=file_name, profile=profile,
             project=project, priority=priority, idempotency_key=idempotency_key,
             file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
         )  # fmt: skip
         try:
-            return self._write(lambda c: queue.enqueue(c, new))
+            return self._write(lambda c: queue.enqueue(c, new, self.settings.org_max_queued))
+        except QueueLimitReached:
+            raise
         except KickflowError:
             if not idempotency_key:
                 raise
@@ -153,8 +156,26 @@ class JobStore:
             return found
 
     def enqueue_many(self, items: Sequence[queue.NewJob]) -> list[Job]:
-        """Queue a batch (``kickflow.jobs.NewJob`` each) in one transaction, in order."""
-        return self._write(lambda c: queue.enqueue_many(c, items))
+        """Queue a batch (``kickflow.jobs.NewJob`` each) in one transaction, in order; all or
+        nothing (QueueLimitReached when an organisation would pass ``org_max_queued``)."""
+        limit = self.settings.org_max_queued
+        try:
+            return self._write(lambda c: queue.enqueue_many(c, items, limit))
+        except QueueLimitReached:
+            raise
+        except KickflowError:
+            if not any(n.idempotency_key for n in items):
+                raise
+            # Lost a race on an idempotency key: run again, the winners' jobs are found by key.
+            return self._write(lambda c: queue.enqueue_many(c, items, limit))
+
+    def ensure_queue_room(self, org_id: str, adding: int = 1) -> None:
+        """QueueLimitReached unless ``org_id`` can queue ``adding`` more jobs now: a cheap
+        early refusal (before an upload is stored); enqueue checks again atomically."""
+        queued = self._read(lambda c: queue.queued_count(c, org_id))
+        limit = self.settings.org_max_queued
+        if queued + adding > limit:
+            raise QueueLimitReached(queue.queue_full_message(queued, adding, limit))
 
     def new_job(
         self,

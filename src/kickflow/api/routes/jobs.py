@@ -1,5 +1,11 @@
 """``/api/qc/jobs``: submit (JSON path source or streamed multipart upload), list, show,
-report, delete."""
+report, delete.
+
+Admission: members may set priority within ±``KICKFLOW_MEMBER_MAX_PRIORITY``, admins within
+±100 (priority only orders the organisation's own jobs); an upload holds at most
+``KICKFLOW_MAX_FILES_PER_UPLOAD`` files; the job store refuses jobs past the organisation's
+``KICKFLOW_ORG_MAX_QUEUED``, and an upload is checked against it before a byte is stored.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,9 @@ from kickflow.api import queries, uploads, views
 from kickflow.api.auth import Member, Viewer
 from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import ID_PATTERN, TEXT_PATTERN, SubmitJob, SubmitOptions
-from kickflow.errors import ProfileNotFound, ReportNotReady, RequestInvalid
+from kickflow.api.tokens import Principal
+from kickflow.config import Settings
+from kickflow.errors import PriorityNotAllowed, ProfileNotFound, ReportNotReady, RequestInvalid
 from kickflow.jobs import sources
 from kickflow.jobs.db import write_tx
 from kickflow.jobs.models import Job
@@ -27,6 +35,7 @@ from kickflow.storage import StoredUpload
 router = APIRouter(prefix="/api/qc", tags=["jobs"])
 CURSOR_PATTERN = r"^[A-Za-z0-9_=-]+$"
 JobIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
+ADMIN_MAX_PRIORITY = 100  # the schema's own bound
 
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -40,7 +49,11 @@ SUBMIT_BODY: dict[str, Any] = {
                     "properties": {
                         "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
                         "profile": {"type": "string"},
-                        "priority": {"type": "integer", "minimum": -100, "maximum": 100},
+                        "priority": {
+                            "type": "integer",
+                            "minimum": -ADMIN_MAX_PRIORITY,
+                            "maximum": ADMIN_MAX_PRIORITY,
+                        },
                         "project": {"type": "string"},
                         "idempotencyKey": {"type": "string"},
                     },
@@ -57,6 +70,16 @@ def check_profile(name: str) -> str:
         known = ", ".join(["default", *builtin_profile_names()])
         raise ProfileNotFound(f"profile: unknown profile {name!r} (use one of {known})")
     return name
+
+
+def check_priority(principal: Principal, priority: int, settings: Settings) -> None:
+    """PriorityNotAllowed unless the caller's role may set ``priority``."""
+    bound = ADMIN_MAX_PRIORITY if principal.may("admin") else settings.member_max_priority
+    if abs(priority) > bound:
+        raise PriorityNotAllowed(
+            f"priority: {priority} is outside the range your role ({principal.role}) may set, "
+            f"-{bound} to {bound}; priority orders your organisation's own jobs only"
+        )
 
 
 def _parsed(model: type[SubmitOptions], data: bytes | dict[str, Any]) -> SubmitOptions:
@@ -91,37 +114,64 @@ def _enqueue(
     )
 
 
-def _submit_path(svc: Services, org_id: str, body: bytes) -> Job:
+def _submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
     req = _parsed(SubmitJob, body)
     assert isinstance(req, SubmitJob)
     check_profile(req.profile)
+    check_priority(principal, req.priority, svc.settings)
     info = sources.inspect("path", req.source.path, svc.settings)
     return _enqueue(
-        svc, org_id, req, "path", req.source.path, info.file_name, info.size, req.idempotency_key
+        svc,
+        principal.org_id,
+        req,
+        "path",
+        req.source.path,
+        info.file_name,
+        info.size,
+        req.idempotency_key,
     )
+
+
+def _upload_key(opts: SubmitOptions, index: int, count: int) -> str | None:
+    key = opts.idempotency_key
+    return f"{key}#{index}" if key and count > 1 else key
 
 
 def _enqueue_uploads(
     svc: Services, org_id: str, opts: SubmitOptions, stored: list[StoredUpload]
 ) -> list[Job]:
-    out = []
-    for index, item in enumerate(stored):
-        key = opts.idempotency_key
-        if key and len(stored) > 1:
-            key = f"{key}#{index}"
-        ref = item.path.relative_to(svc.storage.root).as_posix()
-        job = _enqueue(svc, org_id, opts, "upload", ref, item.name, item.size, key)
+    """One job per stored file, all in one transaction (all queued, or none)."""
+    refs = [item.path.relative_to(svc.storage.root).as_posix() for item in stored]
+    items = [
+        svc.store.new_job(
+            org_id,
+            "upload",
+            ref,
+            file_name=item.name,
+            profile=opts.profile,
+            project=opts.project,
+            priority=opts.priority,
+            idempotency_key=_upload_key(opts, index, len(stored)),
+            file_size=item.size,
+        )
+        for index, (item, ref) in enumerate(zip(stored, refs, strict=True))
+    ]
+    jobs = svc.store.enqueue_many(items)
+    for job, item, ref in zip(jobs, stored, refs, strict=True):
         if job.source_ref != ref:  # an earlier submission with the same key won
             svc.storage.remove(item.path)
-        out.append(job)
-    return out
+    return jobs
 
 
-async def _submit_upload(svc: Services, org_id: str, request: Request) -> list[Job]:
-    with svc.storage.batch(org_id) as batch:
+async def _submit_upload(svc: Services, principal: Principal, request: Request) -> list[Job]:
+    org_id = principal.org_id
+    await run_in_threadpool(svc.store.ensure_queue_room, org_id)  # before a byte is stored
+    with svc.storage.batch(org_id, max_files=svc.settings.max_files_per_upload) as batch:
         form = await uploads.receive(request, batch)
         opts = _parsed(SubmitOptions, dict(form.fields))
         check_profile(opts.profile)
+        check_priority(principal, opts.priority, svc.settings)
+        await run_in_threadpool(svc.store.ensure_queue_room, org_id, len(form.file_names))
         stored = await run_in_threadpool(batch.commit)
         return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored)
 
@@ -139,11 +189,11 @@ def _created(job: Job) -> dict[str, Any]:
 async def submit(request: Request, principal: Member, svc: Svc) -> JSONResponse:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
-        jobs = await _submit_upload(svc, principal.org_id, request)
+        jobs = await _submit_upload(svc, principal, request)
         body = {"jobs": [_created(j) for j in jobs]} if len(jobs) > 1 else _created(jobs[0])
         return JSONResponse(body, status_code=201)
     raw = await request.body()
-    job = await run_in_threadpool(_submit_path, svc, principal.org_id, raw)
+    job = await run_in_threadpool(_submit_path, svc, principal, raw)
     return JSONResponse(_created(job), status_code=201)
 
 
