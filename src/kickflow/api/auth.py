@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 from typing import Annotated
 
@@ -9,9 +13,12 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kickflow.api.context import Services, services
-from kickflow.api.tokens import Principal, Role, authenticate
+from kickflow.api.tokens import LAST_USED_RESOLUTION_S, Principal, Role, authenticate, mark_used
 from kickflow.errors import NotAuthenticated, PermissionDenied
-from kickflow.jobs.db import read_tx
+from kickflow.jobs.db import read_tx, write_tx
+from kickflow.jobs.store import JobStore
+
+log = logging.getLogger("kickflow.auth")
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `kickflow admin create-token`")
 
@@ -28,8 +35,76 @@ def current_principal(
         principal = authenticate(conn, credentials.credentials.strip())
     if principal is None:
         raise NotAuthenticated("invalid or revoked token")
+    USAGE.note(svc.store, principal)
     request.state.principal = principal
     return principal
+
+
+class UsageMarks:
+    """Writes ``api_tokens.last_used_at`` at most once a resolution per token, off the request
+    path: the row read by authentication says how old the mark is, and this process remembers
+    when it queued one, so a burst of requests costs one conditional UPDATE. The UPDATE runs
+    on a background thread: on SQLite a frozen process holding the write lock must not make
+    read-only requests (the runbook's ``GET /api/qc/debug``) wait behind it."""
+
+    MAX_REMEMBERED = 4096
+
+    def __init__(
+        self,
+        resolution: float = LAST_USED_RESOLUTION_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.resolution = resolution
+        self.clock = clock
+        self._written: dict[str, float] = {}  # token id -> clock time of our last mark
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[JobStore, str]] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+
+    def _claim(self, principal: Principal) -> bool:
+        """Whether this request should write the mark (and remember that it does)."""
+        now = self.clock()
+        age = principal.last_used_age
+        with self._lock:
+            if age is not None and age < self.resolution:
+                self._written.setdefault(principal.token_id, now - age)
+                return False
+            if now - self._written.get(principal.token_id, -self.resolution) < self.resolution:
+                return False
+            if len(self._written) >= self.MAX_REMEMBERED:
+                self._forget_old(now)
+            self._written[principal.token_id] = now
+            return True
+
+    def _forget_old(self, now: float) -> None:
+        for token_id, at in list(self._written.items()):
+            if now - at >= self.resolution:
+                del self._written[token_id]
+
+    def note(self, store: JobStore, principal: Principal) -> bool:
+        """Queue the mark if due (never waits for the database); whether it was queued."""
+        if not self._claim(principal):
+            return False
+        self._queue.put((store, principal.token_id))
+        with self._lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(
+                    target=self._drain, name="kf-token-usage", daemon=True
+                )
+                self._writer.start()
+        return True
+
+    def _drain(self) -> None:
+        while True:
+            store, token_id = self._queue.get()
+            try:
+                with write_tx(store.engine) as conn:
+                    mark_used(conn, token_id)
+            except Exception as exc:  # a closed store, a database hiccup: next minute
+                log.warning("could not mark token %s used: %s", token_id, exc)
+
+
+USAGE = UsageMarks()
 
 
 def require(role: Role) -> Callable[[Principal], Principal]:

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 # Job ids are UUIDs; anything outside this alphabet cannot be one (and NUL bytes would reach
 # the database, which PostgreSQL refuses).
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# Free text: no control characters (C0, DEL, C1). NUL fails on PostgreSQL; ESC and friends
+# rewrite terminals that print the value (``kickflow jobs list``, logs).
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 JobIds = Annotated[list[JobId], Field(min_length=1, max_length=1000)]
 
@@ -34,11 +36,17 @@ class SubmitOptions(Body):
     profile: Annotated[
         str, StringConstraints(min_length=1, max_length=100, pattern=TEXT_PATTERN)
     ] = "default"
-    priority: Annotated[int, Field(ge=-100, le=100)] = 0
-    project: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
-    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
-        None, alias="idempotencyKey"
-    )
+    priority: Annotated[
+        int,
+        Field(
+            ge=-100,
+            le=100,
+            description="Higher runs first among your organisation's own jobs; members may set "
+            "±KICKFLOW_MEMBER_MAX_PRIORITY (default 10), admins ±100.",
+        ),
+    ] = 0
+    project: Text200 | None = None
+    idempotency_key: Text200 | None = Field(None, alias="idempotencyKey")
 
 
 class SubmitJob(SubmitOptions):
@@ -97,3 +105,9 @@ class DebugAction(Body):
     job_id: JobId | None = Field(None, alias="jobId")
     job_ids: JobIds | None = Field(None, alias="jobIds")
     reason: Annotated[str, StringConstraints(max_length=500, pattern=TEXT_PATTERN)] | None = None
+    all_organisations: bool = Field(
+        False,
+        alias="allOrganisations",
+        description="Operators only: retry_stuck, cancel_stuck and trigger_worker act on every "
+        "organisation",
+    )

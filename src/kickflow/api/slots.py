@@ -5,7 +5,9 @@ Processes, not threads: a slot that hangs or is frozen can be killed and replace
 touching the API, and FFmpeg's memory stays out of the server. Dead slots are restarted
 automatically; ``trigger()`` (the runbook's ``trigger_worker``) also replaces hung ones — a slot
 whose job is stuck (its lease expired while the process lives on), or whose worker has not
-heartbeated in the registry for a while.
+heartbeated in the registry for a while. Scoped to an organisation (an organisation's admin),
+it replaces only live slots that hold no job of another organisation; dead slots are always
+replaced and idle slots always woken, which touches nobody's job.
 """
 
 from __future__ import annotations
@@ -18,17 +20,19 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from kickflow.api import queries
 from kickflow.config import Settings
-from kickflow.jobs import JobStore
+from kickflow.jobs import Job, JobStore
 from kickflow.jobs.db import read_tx
 
 log = logging.getLogger("kickflow.slots")
 WATCH_SECONDS = 2.0
+RUNNING_PAGE, MAX_RUNNING_PAGES = 200, 50
 
 
 @dataclass
@@ -36,6 +40,22 @@ class Slot:
     index: int
     process: subprocess.Popen[bytes]
     started: float
+
+
+@dataclass(frozen=True)
+class SlotHealth:
+    """What the registry and the job table say about this host's worker processes, by pid."""
+
+    registered: set[int]
+    live: set[int]
+    wedged: set[int]  # holding a stuck job
+    job_orgs: dict[int, set[str]] = field(default_factory=dict)  # orgs of its running jobs
+
+
+def may_replace(scope: str | None, job_orgs: set[str]) -> bool:
+    """Whether a caller acting for ``scope`` (None: an operator, every organisation) may kill
+    a live slot whose running jobs belong to ``job_orgs``: only when they are all its own."""
+    return scope is None or job_orgs <= {scope}
 
 
 class WorkerSlots:
@@ -115,49 +135,84 @@ class WorkerSlots:
         log.warning("[QCWorker] %s as pid %d", message, self.slots[slot.index].process.pid)
         return message
 
-    def _health(self) -> tuple[set[int], set[int], set[int]]:
-        """(registered, live, wedged) pids on this host; wedged = holding a stuck job."""
+    def _running_jobs(self) -> Iterator[Job]:
+        """Every running job (all organisations; bounded by the cluster's job slots)."""
+        cursor = None
+        for _ in range(MAX_RUNNING_PAGES):
+            page = self.store.list_jobs(None, state="running", cursor=cursor, limit=RUNNING_PAGE)
+            yield from page.jobs
+            cursor = page.next_cursor
+            if cursor is None:
+                return
+
+    def _health(self) -> SlotHealth:
         hostname = os.uname().nodename
         with read_tx(self.store.engine) as conn:
             registered = queries.registered_workers(conn, hostname)
         live = {w.pid for w in self.store.live_workers() if w.hostname == hostname}
         stuck_owners = {j.worker_id for j in self.store.stuck_jobs()}
         wedged = {pid for wid, pid in registered.items() if wid in stuck_owners}
-        return set(registered.values()), live, wedged
+        job_orgs: dict[int, set[str]] = {}
+        for job in self._running_jobs():
+            pid = registered.get(job.worker_id or "")
+            if pid is not None:
+                job_orgs.setdefault(pid, set()).add(job.org_id)
+        return SlotHealth(set(registered.values()), live, wedged, job_orgs)
 
-    def _verdict(self, slot: Slot, registered: set[int], live: set[int], wedged: set[int]) -> str:
+    def _verdict(self, slot: Slot, health: SlotHealth) -> str:
         """Why ``slot`` needs replacing, or "" when it is fine."""
         pid = slot.process.pid
         if slot.process.poll() is not None:
             return f"had exited ({slot.process.returncode})"
-        if pid in wedged:
+        if pid in health.wedged:
             return "was hung (its job is stuck)"
-        if pid in registered and pid not in live:
+        if pid in health.registered and pid not in health.live:
             return "was hung (no heartbeat)"
-        if pid not in registered and time.monotonic() - slot.started > self.hung_after:
+        if pid not in health.registered and time.monotonic() - slot.started > self.hung_after:
             return "was hung (never registered)"
         return ""
 
-    def trigger(self) -> dict[str, object]:
-        """Restart dead and hung slots, wake the others; report each slot's state."""
-        registered, live, wedged = self._health()
+    def trigger(self, org_id: str | None = None) -> dict[str, object]:
+        """Restart dead and hung slots, wake the others; report each slot's state.
+
+        With ``org_id`` (an organisation's admin) a live slot is replaced only if it holds no
+        job of another organisation (see :func:`may_replace`); None acts on every slot.
+        """
+        health = self._health()
         actions: list[str] = []
+        left: list[str] = []
         with self._lock:
             for slot in list(self.slots):
-                why = self._verdict(slot, registered, live, wedged)
-                if why:
+                why = self._verdict(slot, health)
+                alive = slot.process.poll() is None
+                if (
+                    why
+                    and alive
+                    and not may_replace(org_id, health.job_orgs.get(slot.process.pid, set()))
+                ):
+                    left.append(
+                        f"slot {slot.index} {why}: left alone, it is busy with a job outside "
+                        "your organisation (an operator token can restart it)"
+                    )
+                elif why:
                     actions.append(self._replace(slot, why))
             # Only registered slots: their SIGUSR1 handler is installed (before registering);
             # a slot still starting up would be killed by the signal's default action.
-            ready = [s for s in self.slots if s.process.pid in live]
+            ready = [s for s in self.slots if s.process.pid in health.live]
             woken = [s.index for s in ready if _signal(s.process, signal.SIGUSR1)]
             states = [
-                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in live}
+                {"slot": s.index, "pid": s.process.pid, "alive": s.process.pid in health.live}
                 for s in self.slots
             ]
-        message = "; ".join(actions) or "all worker slots alive"
+        message = "; ".join(actions + left) or "all worker slots alive"
         message += f"; woke {len(woken)} slot(s) to look for jobs now"
-        return {"restarted": actions, "woken": woken, "slots": states, "message": message}
+        return {
+            "restarted": actions,
+            "leftAlone": left,
+            "woken": woken,
+            "slots": states,
+            "message": message,
+        }
 
 
 def _signal(process: subprocess.Popen[bytes], sig: signal.Signals) -> bool:

@@ -15,9 +15,13 @@ from kickflow.errors import OrganisationExists, OrganisationNotFound, TokenNotFo
 from kickflow.jobs.schema import api_tokens, organisations
 from kickflow.jobs.sqlfuncs import db_now
 
-Role = Literal["viewer", "member", "admin"]
-ROLES: tuple[Role, ...] = ("viewer", "member", "admin")
+# In order: each role includes the ones before it. ``operator`` is for the people who run the
+# service: it may act on every organisation where a route offers that explicitly.
+Role = Literal["viewer", "member", "admin", "operator"]
+ROLES: tuple[Role, ...] = ("viewer", "member", "admin", "operator")
 TOKEN_PREFIX = "kf_"  # noqa: S105 - a visible prefix, not a secret
+# ``last_used_at`` is written at most this often per token.
+LAST_USED_RESOLUTION_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,16 @@ class Principal:
     org_id: str
     role: Role
     token_id: str
+    # Seconds since the token was last marked used (database time); None: never.
+    last_used_age: float | None = None
 
     def may(self, role: Role) -> bool:
         """Whether this caller's role includes ``role``."""
         return ROLES.index(self.role) >= ROLES.index(role)
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
 
 
 @dataclass(frozen=True)
@@ -107,11 +117,28 @@ def revoke_token(conn: Connection, token_id_or_secret: str) -> str:
 
 def authenticate(conn: Connection, secret: str) -> Principal | None:
     """The caller behind ``secret``, or None for an unknown or revoked token."""
+    age = db_now() - api_tokens.c.last_used_at
     row = conn.execute(
-        sa.select(api_tokens.c.id, api_tokens.c.org_id, api_tokens.c.role).where(
+        sa.select(api_tokens.c.id, api_tokens.c.org_id, api_tokens.c.role, age.label("age")).where(
             api_tokens.c.token_sha256 == hash_token(secret), api_tokens.c.revoked_at.is_(None)
         )
     ).first()
     if row is None:
         return None
-    return Principal(org_id=row.org_id, role=row.role, token_id=row.id)
+    last_used_age = None if row.age is None else float(row.age)
+    return Principal(row.org_id, row.role, row.id, last_used_age)
+
+
+def mark_used(conn: Connection, token_id: str) -> bool:
+    """Set ``last_used_at`` to now unless it was set within LAST_USED_RESOLUTION_S; whether
+    it was written (conditional, so concurrent requests write once)."""
+    stale = sa.or_(
+        api_tokens.c.last_used_at.is_(None),
+        api_tokens.c.last_used_at < db_now() - LAST_USED_RESOLUTION_S,
+    )
+    done = conn.execute(
+        sa.update(api_tokens)
+        .where(api_tokens.c.id == token_id, stale)
+        .values(last_used_at=db_now())
+    )
+    return bool(done.rowcount)

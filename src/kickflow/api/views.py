@@ -50,6 +50,15 @@ def source(job: Job) -> dict[str, Any]:
     return {"type": job.source_type}
 
 
+def event_message(ev: JobEvent) -> str | None:
+    """An event's message for tenants: a worker id (host name and pid) becomes "a worker".
+
+    The id stays in ``workerId`` for the runbook's matching against ``GET /api/qc/debug``."""
+    if ev.message and ev.worker_id:
+        return ev.message.replace(ev.worker_id, "a worker")
+    return ev.message
+
+
 def event(ev: JobEvent) -> dict[str, Any]:
     return {
         "at": iso(ev.at),
@@ -59,7 +68,7 @@ def event(ev: JobEvent) -> dict[str, Any]:
         "attempt": ev.attempt,
         "workerId": ev.worker_id,
         "code": ev.code,
-        "message": ev.message,
+        "message": event_message(ev),
     }
 
 

@@ -35,7 +35,13 @@ def create_token_cmd(
         str, typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation name or id.")
     ],
     role: Annotated[
-        str, typer.Option("--role", envvar="KICKFLOW_TOKEN_ROLE", help="admin, member or viewer.")
+        str,
+        typer.Option(
+            "--role",
+            envvar="KICKFLOW_TOKEN_ROLE",
+            help="viewer, member, admin (the organisation's own) or operator (runs the service: "
+            "may act on every organisation where an action offers it).",
+        ),
     ] = "member",
     name: Annotated[
         str | None,

@@ -1,6 +1,10 @@
-"""Turn an attempt's error into one actionable sentence that says whether it will be retried."""
+"""Turn an attempt's error into one actionable sentence that says whether it will be retried,
+fit for the job's owner: no server paths (only the path they submitted), no worker ids."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 from kickflow.errors import InputError, KickflowError
 
@@ -11,6 +15,10 @@ PHASE_LABELS = {
     "reporting": "report",
 }
 NOT_RETRIED = "not retried"
+# An absolute path: a slash at the start of the text or after a space, quote, bracket or '='
+# ("MB/s" and "audio/video" are not paths), up to a space, quote or colon (FFmpeg writes
+# "<path>: <reason>").
+SERVER_PATH = re.compile(r"(?<![^\s'\"(\[=])/[^\s'\":]+")
 
 
 def _located(exc: KickflowError, text: str, phase: str, progress: float) -> str:
@@ -32,6 +40,21 @@ def failure_message(exc: KickflowError, phase: str, progress: float, *, will_ret
     if exc.permanent:
         return f"{text} — {NOT_RETRIED}"
     return f"{text} — gave up: no attempts left"
+
+
+def _basename(match: re.Match[str]) -> str:
+    name = match.group(0).rstrip("/").rsplit("/", 1)[-1]
+    return name or "…"
+
+
+def redact(text: str, keep: Sequence[str] = ()) -> str:
+    """``text`` with every absolute path cut to its file name, except the paths in ``keep``
+    (what the job's owner submitted, which they know already)."""
+    kept = sorted((k for k in keep if len(k) > 1), key=len, reverse=True)
+    if not kept:
+        return SERVER_PATH.sub(_basename, text)
+    first, rest = kept[0], kept[1:]
+    return first.join(redact(piece, rest) for piece in text.split(first))
 
 
 def unexpected_message(exc: BaseException, phase: str) -> str:

@@ -27,7 +27,7 @@ from kickflow.jobs import Claimed, Job, JobStore, Lease, sources
 from kickflow.profiles import Profile, load_profile
 from kickflow.worker import logs
 from kickflow.worker.control import JobControl, too_large_message
-from kickflow.worker.messages import failure_message, unexpected_message
+from kickflow.worker.messages import failure_message, redact, unexpected_message
 from kickflow.worker.tempdirs import job_dir
 
 
@@ -129,6 +129,12 @@ def _analyse(
     return report.verdict, report.to_dict()
 
 
+def for_owner(message: str, job: Job, lease: Lease) -> str:
+    """What the job's owner reads (``lastError``, history): the log keeps the full text."""
+    keep = [job.source_ref] if job.source_type == "path" else []
+    return redact(message, keep).replace(lease.worker_id, "its worker")
+
+
 def _settle(
     ctx: AttemptContext, job: Job, lease: Lease, control: JobControl, exc: BaseException
 ) -> str:
@@ -170,7 +176,7 @@ def _write_outcome(
         logs.info("paused", **fields)
         return "paused"
     if isinstance(exc, JobReleased | KeyboardInterrupt | SystemExit):
-        store.release(lease, f"worker {lease.worker_id} shut down at {control.progress:.0f}%")
+        store.release(lease, f"its worker shut down at {control.progress:.0f}%")
         logs.info("released", **fields)
         return "released"
     return _write_failure(ctx, job, lease, control, exc, fields)
@@ -191,7 +197,7 @@ def _write_failure(
     else:
         code, permanent = "internal_error", False
         message = unexpected_message(exc, control.phase)
-    failed = ctx.store.fail(lease, code, message, permanent=permanent)
+    failed = ctx.store.fail(lease, code, for_owner(message, job, lease), permanent=permanent)
     logs.warning(
         "failed" if failed.terminal else "retry_scheduled", code=code, error=message, **fields
     )

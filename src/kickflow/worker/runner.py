@@ -201,7 +201,7 @@ class Worker:
         """Jobs whose slot is wedged (no progress reports) go back to the queue from here."""
         for claimed in self.running_jobs():
             try:
-                self.store.release(claimed.lease, f"worker {self.id} shut down")
+                self.store.release(claimed.lease, "its worker shut down")
                 logs.info(
                     "released", job=claimed.job.id, attempt=claimed.lease.attempt, worker=self.id
                 )

@@ -1,30 +1,61 @@
 """The runbook's debug endpoint: ``GET /api/qc/debug`` and ``POST /api/qc/debug {action}``
-(admin only, scoped to the caller's organisation)."""
+(admin only, scoped to the caller's organisation).
+
+Operators (the ``operator`` role: the people who run the service) may ask for every
+organisation with ``allOrganisations`` (``?allOrganisations=true`` on GET, ``"allOrganisations":
+true`` for retry_stuck and cancel_stuck); their trigger_worker acts on every slot. Anyone else
+asking for it gets 403.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Protocol, cast
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from kickflow.api import views
 from kickflow.api.auth import Admin
 from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import DEBUG_ACTIONS, DebugAction
 from kickflow.api.tokens import Principal
-from kickflow.errors import KickflowError, RequestInvalid, UnknownAction
+from kickflow.errors import KickflowError, PermissionDenied, RequestInvalid, UnknownAction
 from kickflow.jobs import queue
 from kickflow.jobs.db import write_tx
 from kickflow.jobs.models import Job
 from kickflow.jobs.states import JobState
 
 router = APIRouter(prefix="/api/qc", tags=["debug"])
+AllOrganisations = Annotated[
+    bool, Query(alias="allOrganisations", description="operators only: every organisation")
+]
+
+
+class ScopedWorkerControl(Protocol):
+    """The embedded slots' trigger, scoped: ``org_id`` None acts on every slot.
+
+    ``context.WorkerControl.trigger`` should declare the parameter; until it does, the cast
+    below fails loudly (TypeError) rather than silently acting on every organisation."""
+
+    def trigger(self, org_id: str | None = None) -> dict[str, object]: ...
+
+
+def scope(principal: Principal, all_organisations: bool) -> str | None:
+    """The organisation an action is limited to; None (every one) only for operators."""
+    if not all_organisations:
+        return principal.org_id
+    if not principal.is_operator:
+        raise PermissionDenied(
+            f"allOrganisations needs the operator role; your token is {principal.role}"
+        )
+    return None
 
 
 @router.get("/debug", summary="Counts, stuck jobs, recent errors and live workers (admin)")
-def debug(principal: Admin, svc: Svc) -> dict[str, Any]:
-    store, org = svc.store, principal.org_id
+def debug(
+    principal: Admin, svc: Svc, all_organisations: AllOrganisations = False
+) -> dict[str, Any]:
+    store, org = svc.store, scope(principal, all_organisations)
     workers = store.live_workers()
     return {
         "counts": store.counts(org),
@@ -62,6 +93,8 @@ def _retry_one(svc: Services, org_id: str, job_id: str) -> Job:
 
 
 def retry_specific(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:
+    if req.all_organisations:
+        raise RequestInvalid("allOrganisations is for retry_stuck, cancel_stuck and trigger_worker")
     if (req.job_id is None) == (req.job_ids is None):
         raise RequestInvalid("retry_specific needs exactly one of jobId or jobIds")
     ids = [req.job_id] if req.job_id else list(dict.fromkeys(req.job_ids or []))
@@ -76,17 +109,20 @@ def retry_specific(svc: Services, p: Principal, req: DebugAction) -> dict[str, A
     return views.bulk(done, refused)
 
 
-def retry_stuck(svc: Services, p: Principal, _: DebugAction) -> dict[str, Any]:
-    result = svc.store.retry_stuck(p.org_id)
+def retry_stuck(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:
+    result = svc.store.retry_stuck(scope(p, req.all_organisations))
     return views.bulk(result.done, result.refused)
 
 
-def cancel_stuck(svc: Services, p: Principal, _: DebugAction) -> dict[str, Any]:
-    result = svc.store.cancel_stuck(p.org_id)
+def cancel_stuck(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:
+    result = svc.store.cancel_stuck(scope(p, req.all_organisations))
     return views.bulk(result.done, result.refused)
 
 
-def trigger_worker(svc: Services, _: Principal, __: DebugAction) -> dict[str, Any]:
+def trigger_worker(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:
+    """Waking idle slots is everyone's; replacing a hung one that holds another
+    organisation's job is an operator's (an operator always acts on every slot)."""
+    org = None if p.is_operator else scope(p, req.all_organisations)
     live = len(svc.store.live_workers())
     if svc.workers is None:
         return {
@@ -95,7 +131,8 @@ def trigger_worker(svc: Services, _: Principal, __: DebugAction) -> dict[str, An
             "message": "no embedded workers in this process (--workers 0); "
             "remote workers poll every KICKFLOW_POLL_SECONDS",
         }
-    return {"embedded": True, "liveWorkers": live, **svc.workers.trigger()}
+    workers = cast(ScopedWorkerControl, svc.workers)
+    return {"embedded": True, "liveWorkers": live, **workers.trigger(org)}
 
 
 ACTIONS: dict[str, Callable[[Services, Principal, DebugAction], dict[str, Any]]] = {
