@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kickflow import errors
+from kickflow.config import Settings
 from kickflow.errors import InputError, NotMedia, ResourceLimitExceeded
 from kickflow.media.model import MediaInfo, from_json
 from kickflow.media.runner import limit_memory
@@ -26,18 +27,23 @@ log = logging.getLogger("kickflow.probe")
 STDERR_LOG_CHARS = 2000
 
 
+def _setting(name: str) -> Any:
+    """The default of a setting: the one place the numbers are written."""
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class ProbeLimits:
     """What the probe may cost and what a file may claim to be before it is decoded."""
 
     allow_raw_pcm: bool = False
-    max_frame_pixels: int = 8192 * 4608
-    max_channels: int = 64
-    max_streams: int = 128
-    max_duration_s: float = 86400.0
-    min_bytes_per_s: float = 32.0
-    max_memory_mb: int = 1024
-    timeout_s: float = 60.0
+    max_frame_pixels: int = _setting("max_frame_pixels")
+    max_channels: int = _setting("max_channels")
+    max_streams: int = _setting("max_streams")
+    max_duration_s: float = _setting("max_duration_seconds")
+    min_bytes_per_s: float = _setting("min_bytes_per_second")
+    max_memory_mb: int = _setting("probe_max_memory_mb")
+    timeout_s: float = _setting("probe_timeout_seconds")
 
 
 def probe(path: Path, size_bytes: int, limits: ProbeLimits) -> MediaInfo:
