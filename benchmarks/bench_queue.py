@@ -35,7 +35,7 @@ from pathlib import Path
 import psycopg
 
 from kickflow.config import Settings
-from kickflow.jobs import JobState, JobStore
+from kickflow.jobs import JobState, SqlJobStore
 from kickflow.jobs.db import make_engine
 from kickflow.jobs.migrate import upgrade
 
@@ -79,7 +79,7 @@ def _migrate(url: str) -> None:
 
 
 def _burn(url: str, start_at: float, out: str, batch: int) -> None:
-    store = JobStore(url, bench_settings())
+    store = SqlJobStore(url, bench_settings())
     worker = f"bench-{os.getpid()}"
     latencies: list[float] = []
     done = 0
@@ -104,7 +104,7 @@ def _org_names(orgs: int) -> list[str]:
 
 
 def _produce(url: str, n: int, batch: int, start_at: float, out: str, orgs: int) -> None:
-    store = JobStore(url, bench_settings())
+    store = SqlJobStore(url, bench_settings())
     org_ids = [store.ensure_org(name) for name in _org_names(orgs)]
     while time.time() < start_at:
         time.sleep(0.0005)
@@ -136,7 +136,7 @@ def throughput(url: str, workers: int, jobs: int, batch: int, orgs: int = 1) -> 
     """W producers enqueue N jobs over ``orgs`` organisations, then W workers burn them down,
     both in ``batch`` sizes."""
     jobs = jobs // workers * workers
-    store = JobStore(url, bench_settings())
+    store = SqlJobStore(url, bench_settings())
     for name in _org_names(orgs):
         store.ensure_org(name)
     store.close()
@@ -162,7 +162,7 @@ def throughput(url: str, workers: int, jobs: int, batch: int, orgs: int = 1) -> 
 
 def _hold(url: str, ready: str) -> None:
     """Claim one job and keep heartbeating it until killed."""
-    store = JobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
+    store = SqlJobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
     [claimed] = store.claim(f"victim-{os.getpid()}")
     Path(ready).write_text(claimed.job.id)
     while True:
@@ -171,7 +171,7 @@ def _hold(url: str, ready: str) -> None:
 
 
 def _reaper(url: str) -> None:
-    store = JobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
+    store = SqlJobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
     while True:
         store.reap()
         time.sleep(RECOVERY["reaper_interval_seconds"])
@@ -180,7 +180,7 @@ def _reaper(url: str) -> None:
 def recovery(url: str, rounds: int = 3) -> list[float]:
     """Seconds from SIGKILL of the job's holder to the job being queued again."""
     ctx = multiprocessing.get_context("spawn")
-    store = JobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
+    store = SqlJobStore(url, Settings(**RECOVERY))  # type: ignore[arg-type]
     org = store.ensure_org()
     reaper = ctx.Process(target=_reaper, args=(url,), daemon=True)
     reaper.start()

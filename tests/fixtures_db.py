@@ -23,7 +23,7 @@ import psycopg
 import pytest
 
 from kickflow.config import Settings
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.db import make_engine
 from kickflow.jobs.migrate import upgrade
 
@@ -134,7 +134,7 @@ def job_settings(tmp_path: Path, db_url: str, media_dir: Path) -> Settings:
 @pytest.fixture
 def store(job_settings: Settings) -> Iterator[JobStore]:
     """A JobStore on the test database."""
-    s = JobStore(job_settings.database_url, job_settings)
+    s = SqlJobStore(job_settings.database_url, job_settings)
     try:
         yield s
     finally:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kickflow.config import Settings
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.worker import Worker
 
 
@@ -16,7 +16,7 @@ def run_worker(store: JobStore) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
     def start(settings: Settings | None = None, concurrency: int = 1) -> Worker:
-        worker_store = JobStore(store.url, settings or store.settings) if settings else store
+        worker_store = SqlJobStore(store.url, settings or store.settings) if settings else store
         worker = Worker(worker_store, settings, concurrency=concurrency)
         worker.start()
         started.append(worker)

@@ -86,6 +86,27 @@ class Settings(BaseSettings):
     )
     probe_timeout_seconds: float = Field(60.0, gt=0, description="the probe is killed after this")
 
+    # Database writes never wait without a bound (SQLite's single writer lock).
+    db_lock_timeout_seconds: float = Field(
+        5.0, gt=0, description="a write that cannot get the database lock within this fails"
+    )
+
+    # Where uploads and artefacts are kept: "local" (under data_dir) or "s3".
+    storage: str = Field("local", pattern="^(local|s3)$")
+    s3_bucket: str = ""
+    s3_prefix: str = Field("", description="key prefix inside the bucket, e.g. 'kickflow/'")
+    s3_endpoint_url: str = Field("", description="empty means AWS; set for other S3 servers")
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_presign_seconds: float = Field(
+        900.0, gt=0, description="lifetime of the download links workers get"
+    )
+
+    # A worker that talks to the service instead of the database (`kickflow worker --server`).
+    server_url: str = Field("", description="the service's URL for workers, e.g. http://qc:8000")
+    worker_token: str = Field("", description="a token with the worker role")
+
     groq_api_key: str = ""
     groq_base_url: str = "https://api.groq.com/openai/v1"
     google_client_id: str = ""

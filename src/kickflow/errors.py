@@ -213,6 +213,12 @@ class DatabaseError(JobError):
     permanent = False
 
 
+class DatabaseBusy(DatabaseError):
+    """The job database is busy: another process holds its write lock; try again shortly."""
+
+    code = "database_busy"
+
+
 class DatabaseNotMigrated(DatabaseError):
     """The job database is not migrated: run `kickflow db upgrade` first."""
 
@@ -372,3 +378,40 @@ class TokenNotFound(ServiceError):
     """No such API token."""
 
     code = "token_not_found"
+
+
+# --- storage and the worker protocol --------------------------------------------------------
+
+
+class StorageError(KickflowError):
+    """The upload storage is not reachable or refused the operation."""
+
+    code = "storage_error"
+    permanent = False
+
+
+class StoredObjectMissing(StorageError):
+    """The stored file is missing from the upload storage."""
+
+    code = "stored_file_missing"
+    permanent = True
+
+
+class ServiceUnreachable(KickflowError):
+    """The KickFlow service cannot be reached; the worker retries."""
+
+    code = "service_unreachable"
+    permanent = False
+
+
+class ChecksumMismatch(KickflowError):
+    """The downloaded file does not match its checksum; the download is retried."""
+
+    code = "checksum_mismatch"
+    permanent = False
+
+
+class ProtocolMismatch(ServiceError):
+    """The worker speaks a protocol version this service does not."""
+
+    code = "protocol_version"

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from tests.fixtures_db import sqlite_writable
 from tests.fixtures_media import H264_AAC, MediaFactory
 from tests.fixtures_server import Server, start_server, wait_for
@@ -198,7 +198,7 @@ def scenario(
         "HOME": str(work),
     }
     with server.client() as api:
-        s = Scenario(server, api, long_clip, bad_file, JobStore(server.db_url), env=env)
+        s = Scenario(server, api, long_clip, bad_file, SqlJobStore(server.db_url), env=env)
         try:
             yield s
         finally:

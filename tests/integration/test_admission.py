@@ -28,7 +28,7 @@ from kickflow.cli import errors as cli_errors
 from kickflow.cli.jobs import jobs_app
 from kickflow.config import Settings, get_settings
 from kickflow.errors import QueueLimitReached, TooManyFiles
-from kickflow.jobs import Claimed, Job, JobState, JobStore
+from kickflow.jobs import Claimed, Job, JobState, JobStore, SqlJobStore
 from kickflow.jobs.db import write_tx
 from kickflow.storage import INCOMING_DIR, UploadStorage
 from tests.fixtures_server import Server, free_port, wait_for
@@ -124,7 +124,9 @@ def test_default_cap_is_four_running_jobs_per_org_even_in_one_batch(store: JobSt
 @pytest.fixture
 def small_queue(job_settings: Settings) -> Iterator[JobStore]:
     """A store whose organisations may each have 3 queued jobs."""
-    s = JobStore(job_settings.database_url, job_settings.model_copy(update={"org_max_queued": 3}))
+    s = SqlJobStore(
+        job_settings.database_url, job_settings.model_copy(update={"org_max_queued": 3})
+    )
     yield s
     s.close()
 
@@ -206,7 +208,7 @@ def test_the_file_after_the_limit_is_refused_before_a_byte_is_written(tmp_path: 
 
 @pytest.fixture(scope="module")
 def server_store(api_server: Server) -> Iterator[JobStore]:
-    store = JobStore(
+    store = SqlJobStore(
         api_server.db_url, Settings.model_validate({"database_url": api_server.db_url})
     )
     yield store

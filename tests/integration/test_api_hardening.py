@@ -29,7 +29,7 @@ from kickflow.cli import errors as cli_errors
 from kickflow.cli import serve, worker
 from kickflow.config import Settings, get_settings
 from kickflow.errors import UnsafeConfiguration
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.db import make_engine, read_tx, write_tx
 from kickflow.jobs.models import Job, JobEvent, Lease
 from kickflow.jobs.schema import api_tokens, jobs
@@ -368,7 +368,7 @@ def _stuck_jobs(server: Server, tokens: dict[str, str]) -> dict[str, str]:
     for key, token in tokens.items():
         with server.client(token) as c:
             ids[key] = c.post(JOBS, json=_path_job(server)).json()["id"]
-    store = JobStore(server.db_url)
+    store = SqlJobStore(server.db_url)
     try:
         running: set[str] = set()
         for _ in range(50):
@@ -387,7 +387,7 @@ def _stuck_jobs(server: Server, tokens: dict[str, str]) -> dict[str, str]:
 
 
 def _state(server: Server, job_id: str) -> str:
-    store = JobStore(server.db_url)
+    store = SqlJobStore(server.db_url)
     try:
         return store.get(None, job_id).state.value
     finally:

@@ -18,7 +18,7 @@ import pytest
 
 from kickflow.config import Settings
 from kickflow.engine import check_file
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.models import Claimed
 from kickflow.profiles import load_profile
 from tests.fixtures_server import Server, wait_for
@@ -29,7 +29,7 @@ JOBS = "/api/qc/jobs"
 @pytest.fixture(scope="module")
 def worker_store(api_server: Server) -> Iterator[JobStore]:
     """The server's database, opened the way a worker opens it."""
-    store = JobStore(
+    store = SqlJobStore(
         api_server.db_url, Settings.model_validate({"database_url": api_server.db_url})
     )
     yield store

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 from kickflow.config import Settings
-from kickflow.jobs import JobState, JobStore
+from kickflow.jobs import JobState, JobStore, SqlJobStore
 
 JOBS = 500
 PROCESSES = 6
 
 
 def _claimer(url: str, settings_json: str, out: str, start_at: float) -> None:
-    store = JobStore(url, Settings.model_validate_json(settings_json))
+    store = SqlJobStore(url, Settings.model_validate_json(settings_json))
     while time.time() < start_at:
         time.sleep(0.001)
     seen: list[list[object]] = []

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from kickflow.errors import DatabaseNotMigrated, IllegalTransition, JobNotFound, LeaseLost
-from kickflow.jobs import Claimed, Job, JobState, JobStore
+from kickflow.jobs import Claimed, Job, JobState, JobStore, SqlJobStore
 
 
 def add(store: JobStore, org: str, name: str = "a.mov", **kw: object) -> Job:
@@ -28,7 +28,7 @@ def wait_until(predicate: object, timeout: float = 10.0) -> None:
 
 def test_unmigrated_database_is_refused(tmp_path: object) -> None:
     with pytest.raises(DatabaseNotMigrated, match="kickflow db upgrade"):
-        JobStore(f"sqlite:///{tmp_path}/empty.db")
+        SqlJobStore(f"sqlite:///{tmp_path}/empty.db")
 
 
 def test_enqueue_with_idempotency_key_returns_the_same_job(store: JobStore) -> None:
@@ -209,7 +209,7 @@ def test_no_progress_is_stuck_but_moving_progress_never_is(
     job_settings: object, db_url: str
 ) -> None:
     settings = job_settings.model_copy(update={"stuck_after_seconds": 1.0, "lease_seconds": 30})  # type: ignore[attr-defined]
-    store = JobStore(db_url, settings)
+    store = SqlJobStore(db_url, settings)
     org = store.ensure_org()
     still, moving = add(store, org, "still"), add(store, org, "moving")
     leases = {c.job.id: c.lease for c in store.claim("w1", limit=2)}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from kickflow.config import Settings
-from kickflow.jobs import Job, JobState, JobStore
+from kickflow.jobs import Job, JobState, JobStore, SqlJobStore
 from kickflow.worker import Worker
 from kickflow.worker.tempdirs import work_root
 from tests.fixtures_media import MediaFactory
@@ -187,7 +187,7 @@ def test_a_failing_reaper_logs_the_runbook_line_and_keeps_going(
     path = tmp_path / "broken.db"
     shutil.copyfile(sqlite_template, path)
     job_settings = Settings(data_dir=tmp_path / "data")
-    store = JobStore(f"sqlite:///{path}", job_settings)
+    store = SqlJobStore(f"sqlite:///{path}", job_settings)
     worker = Worker(store, job_settings)
     with store.engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE flags RENAME TO flags_gone")
@@ -221,7 +221,7 @@ def test_dropped_database_connections_mid_job_do_not_lose_it(
         heartbeat_seconds=0.5, reaper_interval_seconds=0.5, allowed_roots=str(media_dir),
         poll_seconds=0.1,
     )  # fmt: skip
-    store = JobStore(pg_database_url, settings)
+    store = SqlJobStore(pg_database_url, settings)
     org = store.ensure_org()
     job = submit(store, org, long_clip)
     worker = Worker(store, settings)

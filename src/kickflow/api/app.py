@@ -13,7 +13,7 @@ from kickflow.api.context import ReaperSchedule, Services, WorkerControl
 from kickflow.api.limits import RequestLimits
 from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web
 from kickflow.config import Settings, get_settings
-from kickflow.jobs.store import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.storage import UploadStorage
 
 MAX_JSON_BYTES = 1024 * 1024
@@ -34,7 +34,7 @@ def create_app(
     """The API. ``background`` is started with the app and returns its stop function
     (``kickflow serve`` uses it for the reaper and the embedded worker slots)."""
     settings = settings or get_settings()
-    store = store or JobStore(settings=settings)
+    store = store or SqlJobStore(settings=settings)
     storage = UploadStorage(settings.data_dir, settings.max_upload_mb * 1024 * 1024)
 
     @asynccontextmanager

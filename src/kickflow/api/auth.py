@@ -15,8 +15,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from kickflow.api.context import Services, services
 from kickflow.api.tokens import LAST_USED_RESOLUTION_S, Principal, Role, authenticate, mark_used
 from kickflow.errors import NotAuthenticated, PermissionDenied
+from kickflow.jobs import JobStore
 from kickflow.jobs.db import read_tx, write_tx
-from kickflow.jobs.store import JobStore
 
 log = logging.getLogger("kickflow.auth")
 

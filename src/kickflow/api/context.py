@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 
 from kickflow.api.health import HealthMonitor, TerminalCounts
 from kickflow.config import Settings
-from kickflow.jobs.store import JobStore
+from kickflow.jobs import JobStore
 from kickflow.storage import UploadStorage
 
 

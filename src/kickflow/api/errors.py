@@ -40,6 +40,9 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.InputError: 400,
     e.ProfileError: 400,
     e.DatabaseError: 503,
+    e.StorageError: 503,
+    e.ProtocolMismatch: 426,
+    e.LeaseLost: 409,
     e.JobError: 400,
     e.KickflowError: 500,
 }

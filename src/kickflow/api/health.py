@@ -29,8 +29,8 @@ from kickflow.api import queries
 from kickflow.api.views import iso
 from kickflow.config import Settings
 from kickflow.errors import KickflowError
+from kickflow.jobs import JobStore
 from kickflow.jobs.db import read_tx
-from kickflow.jobs.store import JobStore
 from kickflow.media.binaries import binary_version, find_ffmpeg
 from kickflow.storage import UploadStorage
 

@@ -29,12 +29,12 @@ def _stop_when_orphaned(parent: int) -> None:
 
 def main() -> int:
     from kickflow.config import get_settings
-    from kickflow.jobs import JobStore
+    from kickflow.jobs import SqlJobStore
     from kickflow.worker import Worker, logs
 
     logs.configure()
     settings = get_settings()
-    store = JobStore(settings=settings)
+    store = SqlJobStore(settings=settings)
     worker = Worker(store, settings, concurrency=1)
     signal.signal(signal.SIGUSR1, lambda *_: worker.wake())
     _stop_when_orphaned(os.getppid())

@@ -9,7 +9,7 @@ import typer
 from kickflow.api.tokens import ROLES, Role, create_org, create_token, require_org, revoke_token
 from kickflow.config import get_settings
 from kickflow.errors import RequestInvalid
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.db import write_tx
 
 admin_app = typer.Typer(help="Organisations and API tokens.", no_args_is_help=True)
@@ -17,7 +17,7 @@ admin_app = typer.Typer(help="Organisations and API tokens.", no_args_is_help=Tr
 
 def _store() -> JobStore:
     settings = get_settings()
-    return JobStore(settings=settings)
+    return SqlJobStore(settings=settings)
 
 
 @admin_app.command("create-org")

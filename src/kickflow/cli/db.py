@@ -5,14 +5,14 @@ from __future__ import annotations
 import typer
 
 from kickflow.config import get_settings
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.migrate import current_revision, head_revision
 
 db_app = typer.Typer(help="The job database (KICKFLOW_DATABASE_URL).", no_args_is_help=True)
 
 
 def _store() -> JobStore:
-    return JobStore(settings=get_settings(), check_migrated=False)
+    return SqlJobStore(settings=get_settings(), check_migrated=False)
 
 
 @db_app.command()

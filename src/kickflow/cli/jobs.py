@@ -14,7 +14,16 @@ import typer
 
 from kickflow.config import Settings, get_settings
 from kickflow.errors import SourceNotAllowed
-from kickflow.jobs import DEFAULT_PROFILE, LOCAL_ORG, BulkResult, Job, JobStore, NewJob, sources
+from kickflow.jobs import (
+    DEFAULT_PROFILE,
+    LOCAL_ORG,
+    BulkResult,
+    Job,
+    JobStore,
+    NewJob,
+    SqlJobStore,
+    sources,
+)
 
 jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
 
@@ -24,7 +33,7 @@ EXIT_TIMEOUT = 3
 
 
 def _open(org: str) -> tuple[JobStore, str]:
-    store = JobStore(settings=get_settings())
+    store = SqlJobStore(settings=get_settings())
     return store, store.ensure_org(org)
 
 

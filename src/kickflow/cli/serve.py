@@ -13,7 +13,7 @@ import typer
 
 from kickflow.api.tokens import IssuedToken, create_token
 from kickflow.config import Settings, get_settings
-from kickflow.jobs import JobStore
+from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.jobs.db import read_tx, write_tx
 from kickflow.jobs.migrate import current_revision
 from kickflow.jobs.registry import LOCAL_ORG
@@ -44,12 +44,12 @@ def configure_logging(path: Path) -> None:
 
 def open_store(settings: Settings) -> JobStore:
     """The job store; an empty database is migrated on first start."""
-    store = JobStore(settings=settings, check_migrated=False)
+    store = SqlJobStore(settings=settings, check_migrated=False)
     if current_revision(store.engine) is None:
         typer.echo(f"kickflow: new database at {_shown(store)}: applying migrations", err=True)
         store.migrate()
     store.close()
-    return JobStore(settings=settings)
+    return SqlJobStore(settings=settings)
 
 
 def _shown(store: JobStore) -> str:

@@ -22,14 +22,14 @@ def worker(
     ] = 1,
 ) -> None:
     """Claim and run QC jobs until SIGTERM/SIGINT (graceful: running jobs finish or go back)."""
-    from kickflow.jobs import JobStore
+    from kickflow.jobs import SqlJobStore
     from kickflow.jobs.sources import check_data_dir_outside_roots
     from kickflow.worker import Worker, logs
 
     settings = get_settings()
     check_data_dir_outside_roots(settings)
     logs.configure()
-    store = JobStore(settings=settings)
+    store = SqlJobStore(settings=settings)
     code = Worker(store, settings, concurrency=concurrency).run()
     store.close()
     raise typer.Exit(code)

@@ -4,9 +4,9 @@ Public API (everything else in this package is internal)::
 
     from kickflow.jobs import JobStore, JobState, sources
 
-    store = JobStore()                      # KICKFLOW_DATABASE_URL or SQLite under data_dir;
-    store = JobStore(url, settings)         # raises DatabaseNotMigrated if `kickflow db upgrade`
-    store.migrate()                         # is needed (or JobStore(url, check_migrated=False))
+    store = SqlJobStore()                      # KICKFLOW_DATABASE_URL or SQLite under data_dir;
+    store = SqlJobStore(url, settings)         # raises DatabaseNotMigrated if `kickflow db upgrade`
+    store.migrate()                         # is needed (or SqlJobStore(url, check_migrated=False))
     store.engine                            # the SQLAlchemy Engine; tables in kickflow.jobs.schema
 
     # organisations, global pause
@@ -56,11 +56,15 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
+from kickflow.jobs.port import WorkerPort
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
 from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.states import ACTIVE, TERMINAL, JobState
-from kickflow.jobs.store import BulkResult, JobStore
+from kickflow.jobs.store import BulkResult, SqlJobStore
+
+# The store the API and the CLI use (becomes a protocol with its own implementations).
+JobStore = SqlJobStore
 
 __all__ = [
     "ACTIVE",
@@ -78,6 +82,8 @@ __all__ = [
     "NewJob",
     "Page",
     "ReapResult",
+    "SqlJobStore",
     "WorkerInfo",
+    "WorkerPort",
     "sources",
 ]

@@ -46,8 +46,9 @@ class BulkResult:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-class JobStore:
-    """Queue operations on one database (SQLite or PostgreSQL)."""
+class SqlJobStore:
+    """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
+    :class:`~kickflow.jobs.port.WorkerPort` and of the API's store."""
 
     def __init__(
         self,
@@ -62,6 +63,10 @@ class JobStore:
         self.engine: Engine = make_engine(self.url, idle_tx_timeout_s=idle_tx)
         if check_migrated:
             ensure_migrated(self.engine)
+
+    @property
+    def runs_reaper(self) -> bool:
+        return True
 
     def close(self) -> None:
         self.engine.dispose()

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Response
 from kickflow import metrics
 from kickflow.api import queries
 from kickflow.api.context import Svc
+from kickflow.jobs import JobStore
 from kickflow.jobs.db import read_tx
-from kickflow.jobs.store import JobStore
 
 router = APIRouter(tags=["observability"])
 

@@ -18,8 +18,8 @@ from kickflow.api.auth import Viewer
 from kickflow.api.context import Svc
 from kickflow.api.schemas import ID_PATTERN
 from kickflow.errors import JobNotFound, RequestInvalid
+from kickflow.jobs import JobStore
 from kickflow.jobs.db import read_tx
-from kickflow.jobs.store import JobStore
 
 router = APIRouter(prefix="/api/qc", tags=["progress"])
 MAX_IDS = 200
