@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures_db",
     "tests.fixtures_server",
     "tests.fixtures_worker",
+    "tests.fixtures_s3",
 ]

@@ -4,11 +4,17 @@ Starlette's own form parser spools whole files to a temporary file before the ro
 one validates the file name (and the number of files) from the part headers before writing a
 byte, and counts bytes against the limit while they arrive. A client that disconnects mid-way
 is logged as one INFO line, not as an error: the batch is discarded like any refused request.
+
+The batch is synchronous (with S3 its writes are network calls): the parser runs in a worker
+thread, and so does the discarding of a refused request, shielded from cancellation so that a
+client that goes away cannot leave stored parts behind.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
@@ -16,8 +22,9 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from kickflow.errors import RequestInvalid
-from kickflow.storage import UploadBatch
+from kickflow.errors import RequestInvalid, StorageError
+from kickflow.jobs.models import Job
+from kickflow.storage import Storage, UploadBatch
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 4096
@@ -121,7 +128,7 @@ async def receive(request: Request, batch: UploadBatch) -> UploadForm:
             if chunk:
                 received += len(chunk)
                 await anyio.to_thread.run_sync(parser.write, chunk)
-        parser.finalize()
+        await anyio.to_thread.run_sync(parser.finalize)
     except ClientDisconnect:
         # Nobody is left to answer; the caller's batch removes what arrived.
         log.info("upload aborted: client disconnected after %d bytes", received)
@@ -131,3 +138,33 @@ async def receive(request: Request, batch: UploadBatch) -> UploadForm:
     if not receiver.form.file_names:
         raise RequestInvalid("file: at least one file is required")
     return receiver.form
+
+
+@asynccontextmanager
+async def batch(storage: Storage, org_id: str, max_files: int | None) -> AsyncIterator[UploadBatch]:
+    """A new upload batch, discarded in a worker thread if anything in the block fails."""
+    new = storage.batch(org_id, max_files=max_files)
+    try:
+        yield new
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(new.discard)
+        raise
+
+
+def remove_upload(storage: Storage, ref: str) -> None:
+    """Delete a stored upload nobody needs; a storage failure only leaves it behind (logged)."""
+    try:
+        storage.remove(ref)
+    except StorageError as exc:
+        log.warning("upload %s left in storage: %s", ref, exc.message)
+
+
+def remove_job_files(storage: Storage, job: Job) -> None:
+    """A deleted job's upload and artefacts (the job itself is gone: failures are logged)."""
+    if job.source_type == "upload":
+        remove_upload(storage, job.source_ref)
+    try:
+        storage.remove_job_artifacts(job.org_id, job.id)
+    except StorageError as exc:
+        log.warning("artefacts of job %s left in storage: %s", job.id, exc.message)

@@ -2,7 +2,8 @@
 worker only calls ``inspect`` and ``fetch``, so URL and Google Drive sources drop in later.
 
 Types now: ``path`` (a local file under ``KICKFLOW_ALLOWED_ROOTS``) and ``upload`` (a file in
-the service's own storage, ``KICKFLOW_DATA_DIR/uploads/<ref>``).
+the service's own storage: ``KICKFLOW_DATA_DIR/uploads/<ref>``, or with ``KICKFLOW_STORAGE=s3``
+the bucket, fetched through the storage port with its SHA-256 checked).
 
 Files are opened once, by walking from the root with directory descriptors and ``O_NOFOLLOW``
 on every component, and copied from that descriptor. Resolving a path, checking it and then
@@ -33,6 +34,7 @@ from kickflow.errors import (
     UnsafeConfiguration,
     UnsupportedSource,
 )
+from kickflow.storage import open_storage, parse_ref
 
 CHUNK = 1024 * 1024
 OnBytes = Callable[[int, int | None], None]
@@ -355,7 +357,8 @@ def uploads_dir(settings: Settings) -> Path:
 
 
 class UploadSource:
-    """A file in the service's own storage (written by the upload endpoint)."""
+    """A file in the service's own storage (written by the upload endpoint): read from the
+    data directory with the descriptor walk, or from object storage through the port."""
 
     kind = "upload"
 
@@ -368,11 +371,15 @@ class UploadSource:
         return Walk(uploads_dir(settings), PurePosixPath(ref).parts, shown)
 
     def inspect(self, ref: str, settings: Settings) -> SourceInfo:
+        if settings.storage == "s3":
+            return SourceInfo(parse_ref(ref).name, open_storage(settings).stat(ref).size)
         opened = open_below(self.walk(ref, settings))
         os.close(opened.fd)
         return SourceInfo(opened.name, opened.size)
 
     def fetch(self, ref: str, dest_dir: Path, settings: Settings, on_bytes: OnBytes) -> Path:
+        if settings.storage == "s3":
+            return open_storage(settings).fetch(ref, dest_dir, on_bytes)
         walk = self.walk(ref, settings)
         return copy_opened(open_below(walk), dest_dir, walk.shown, on_bytes)
 
