@@ -30,7 +30,7 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 
-from kickflow.api.tokens import create_org, create_token
+from kickflow.jobs.accounts import create_org, create_token
 from kickflow.jobs.db import make_engine, write_tx
 from kickflow.jobs.migrate import upgrade
 from kickflow.jobs.schema import job_events, jobs

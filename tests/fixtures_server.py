@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kickflow.api.tokens import create_org, create_token, find_org, revoke_token
+from kickflow.jobs.accounts import create_org, create_token, find_org, revoke_token
 from kickflow.jobs.db import make_engine, write_tx
 from tests.fixtures_db import PG_HOST, PG_PORT, _admin, _pg_admin_user, _pg_unavailable
 
@@ -115,9 +115,12 @@ class Server:
         )
 
     def uploads(self) -> list[Path]:
-        """Every file under the upload area (to check that refused requests wrote nothing)."""
+        """Every stored file under the upload area (to check that refused requests wrote
+        nothing); the checksum sidecars (``.sha256``) written with each are left out."""
         root = self.data_dir / "uploads"
-        return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+        if not root.exists():
+            return []
+        return sorted(p for p in root.rglob("*") if p.is_file() and p.name != ".sha256")
 
     def stop(self) -> int:
         if self.process.poll() is None:

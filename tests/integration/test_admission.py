@@ -23,12 +23,12 @@ import typer
 import uvicorn
 
 from kickflow.api import create_app
-from kickflow.api.tokens import create_token
 from kickflow.cli import errors as cli_errors
 from kickflow.cli.jobs import jobs_app
 from kickflow.config import Settings, get_settings
 from kickflow.errors import QueueLimitReached, TooManyFiles
 from kickflow.jobs import Claimed, Job, JobState, JobStore, SqlJobStore
+from kickflow.jobs.accounts import create_token
 from kickflow.jobs.db import write_tx
 from kickflow.storage import INCOMING_DIR, UploadStorage
 from tests.fixtures_server import Server, free_port, wait_for

@@ -24,12 +24,12 @@ from typer.testing import CliRunner
 from kickflow.api import views
 from kickflow.api.auth import UsageMarks
 from kickflow.api.slots import Slot, WorkerSlots, may_replace
-from kickflow.api.tokens import authenticate, create_org, create_token, mark_used
 from kickflow.cli import errors as cli_errors
 from kickflow.cli import serve, worker
 from kickflow.config import Settings, get_settings
 from kickflow.errors import UnsafeConfiguration
 from kickflow.jobs import JobStore, SqlJobStore
+from kickflow.jobs.accounts import authenticate, create_org, create_token, mark_used
 from kickflow.jobs.db import make_engine, read_tx, write_tx
 from kickflow.jobs.models import Job, JobEvent, Lease
 from kickflow.jobs.schema import api_tokens, jobs
@@ -470,7 +470,10 @@ def _ignores_usr1(pid: int) -> bool:
 
 def _sleepy_slot(store: JobStore, settings: Settings) -> tuple[SleepySlots, str]:
     """One sleepy slot, registered as a live worker on this host; returns it and its id."""
-    slots = SleepySlots(1, settings, store, settings.data_dir / "slots.log")
+    slots = SleepySlots(
+        1, settings, store, settings.data_dir / "slots.log",
+        server_url="http://127.0.0.1:9", token="unused-by-sleepy-slots",
+    )  # fmt: skip
     slots.slots = [slots._spawn(0)]
     pid = slots.slots[0].process.pid
     wait_for(lambda: _ignores_usr1(pid), 30, "the slot to ignore SIGUSR1")

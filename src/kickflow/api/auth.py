@@ -1,4 +1,9 @@
-"""Bearer-token authentication and role checks, as FastAPI dependencies."""
+"""Bearer-token authentication and role checks, as FastAPI dependencies.
+
+User routes take ``Viewer``, ``Member`` or ``Admin`` (each refuses a worker token: 403);
+the worker API (``/api/worker/v1``) takes ``WorkerPrincipal``, which accepts only a
+``worker`` token.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +18,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kickflow.api.context import Services, services
-from kickflow.api.tokens import LAST_USED_RESOLUTION_S, Principal, Role, authenticate, mark_used
+from kickflow.api.tokens import LAST_USED_RESOLUTION_S, WORKER_ROLE, Principal, Role
 from kickflow.errors import NotAuthenticated, PermissionDenied
 from kickflow.jobs import JobStore
-from kickflow.jobs.db import read_tx, write_tx
 
 log = logging.getLogger("kickflow.auth")
 
@@ -31,8 +35,7 @@ def current_principal(
     """The caller, from ``Authorization: Bearer <token>``; 401 otherwise."""
     if credentials is None or not credentials.credentials.strip():
         raise NotAuthenticated()
-    with read_tx(svc.store.engine) as conn:
-        principal = authenticate(conn, credentials.credentials.strip())
+    principal = svc.store.authenticate(credentials.credentials.strip())
     if principal is None:
         raise NotAuthenticated("invalid or revoked token")
     USAGE.note(svc.store, principal)
@@ -98,8 +101,7 @@ class UsageMarks:
         while True:
             store, token_id = self._queue.get()
             try:
-                with write_tx(store.engine) as conn:
-                    mark_used(conn, token_id)
+                store.mark_token_used(token_id)
             except Exception as exc:  # a closed store, a database hiccup: next minute
                 log.warning("could not mark token %s used: %s", token_id, exc)
 
@@ -107,10 +109,16 @@ class UsageMarks:
 USAGE = UsageMarks()
 
 
+WORKER_ONLY = "a worker token may only call the worker API (/api/worker/v1)"
+
+
 def require(role: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets through callers whose role includes ``role``."""
+    """A dependency that lets through callers whose user role includes ``role``; a worker
+    token never passes (403)."""
 
     def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.is_worker:
+            raise PermissionDenied(WORKER_ONLY)
         if not principal.may(role):
             raise PermissionDenied(f"this needs the {role} role; your token is {principal.role}")
         return principal
@@ -118,6 +126,18 @@ def require(role: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def require_worker(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The worker API's dependency: only a ``worker`` token passes (403 otherwise)."""
+    if not principal.may(WORKER_ROLE):
+        raise PermissionDenied(
+            f"this is the worker API: it needs a worker token (`kickflow admin create-token "
+            f"--role worker`); your token is {principal.role}"
+        )
+    return principal
+
+
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Member = Annotated[Principal, Depends(require("member"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+Operator = Annotated[Principal, Depends(require("operator"))]
+WorkerPrincipal = Annotated[Principal, Depends(require_worker)]

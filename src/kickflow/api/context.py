@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from kickflow.api.health import HealthMonitor, TerminalCounts
 from kickflow.config import Settings
 from kickflow.jobs import JobStore
-from kickflow.storage import UploadStorage
+from kickflow.storage import Storage
 
 
 class WorkerControl(Protocol):
@@ -33,7 +33,7 @@ class Services:
 
     settings: Settings
     store: JobStore
-    storage: UploadStorage
+    storage: Storage
     workers: WorkerControl | None = None
     reaper: ReaperSchedule | None = None
     terminal_counts: TerminalCounts = field(default_factory=TerminalCounts)

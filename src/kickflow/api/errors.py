@@ -40,6 +40,7 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.InputError: 400,
     e.ProfileError: 400,
     e.DatabaseError: 503,
+    e.StoredObjectMissing: 404,
     e.StorageError: 503,
     e.ProtocolMismatch: 426,
     e.LeaseLost: 409,
@@ -85,6 +86,8 @@ def _kickflow_error(_: Request, exc: Exception) -> JSONResponse:
     if status >= 500 and not isinstance(exc, e.DatabaseError):
         log.error("request failed: %s", exc, exc_info=exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, e.DatabaseBusy):  # a lock held by another process: worth retrying soon
+        headers["Retry-After"] = "1"
     return error_response(status, exc.code, exc.message, **headers)
 
 

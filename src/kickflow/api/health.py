@@ -2,7 +2,8 @@
 
 Each check returns ``{status: ok|warning|error|not_configured, message?, latency_ms?, details?}``
 and never raises; nothing in here is tenant data, a secret, a server path, a host name or a pid
-(the endpoint needs no token).
+(the endpoint needs no token), except the pid and role of a process that holds the SQLite write
+lock for too long: the on-call engineer needs it to resume or kill that process.
 
 The endpoint is cheap whatever the request rate: the local checks (database, storage, queue,
 FFmpeg, reaper) run at most once at a time and their snapshot is served for a few seconds
@@ -23,25 +24,23 @@ from functools import partial
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
-from kickflow.api import queries
 from kickflow.api.views import iso
 from kickflow.config import Settings
 from kickflow.errors import KickflowError
-from kickflow.jobs import JobStore
-from kickflow.jobs.db import read_tx
+from kickflow.jobs import ACTIVE, TERMINAL, JobStore
 from kickflow.media.binaries import binary_version, find_ffmpeg
-from kickflow.storage import UploadStorage
+from kickflow.storage import Storage
 
 Component = dict[str, Any]
 Check = Callable[[], Component]
 COMPONENTS = ("database", "storage", "qc_worker", "ffmpeg", "groq_api", "google_oauth", "reaper")
 GROQ_TIMEOUT_S = 2.0
-STORAGE_WARN_BYTES = 1024**3
-STORAGE_ERROR_BYTES = 256 * 1024**2
 TERMINAL_TTL_S = 5.0
 SEVERITY = {"ok": 0, "not_configured": 0, "warning": 1, "error": 2}
+LOCK_RUNBOOK = "docs/runbooks/qc-stuck-jobs.md#database-busy"
+TERMINAL_VALUES = tuple(sorted(s.value for s in TERMINAL))
+ACTIVE_VALUES = tuple(sorted(s.value for s in ACTIVE))
 
 log = logging.getLogger("kickflow.api")
 
@@ -77,20 +76,34 @@ def public_message(exc: Exception) -> str:
     return f"{type(exc).__name__} (details in the service log)"
 
 
-def database(store: JobStore) -> Component:
-    with read_tx(store.engine) as conn:
-        conn.execute(sa.text("SELECT 1"))
-    return component("ok", f"{store.engine.dialect.name} reachable")
+def database(store: JobStore, lock_warn_s: float = 1.0) -> Component:
+    """One round trip through the store (``ping``: the dialect's name), and on SQLite who
+    holds the write lock: ``warning`` once it is held longer than ``lock_warn_s``, ``error``
+    once writers give up waiting for it (KICKFLOW_DB_LOCK_TIMEOUT_SECONDS)."""
+    name = store.ping()
+    lock_holder = getattr(store, "write_lock_holder", None)  # SQL stores only
+    holder = lock_holder() if lock_holder else None
+    if holder is None or holder.held_for <= lock_warn_s:
+        return component("ok", f"{name} reachable")
+    timeout = store.settings.db_lock_timeout_seconds
+    message = f"the SQLite write lock is held by {holder.describe()}, for {holder.held_for:.0f} s"
+    if holder.held_for > timeout:
+        message += f"; writes fail with database_busy after {timeout:g} s: see {LOCK_RUNBOOK}"
+    details = {
+        "lock_holder": {
+            "pid": holder.pid,
+            "role": holder.role,
+            "state": holder.state,
+            "held_seconds": round(holder.held_for, 1),
+        }
+    }
+    return component("error" if holder.held_for > timeout else "warning", message, details=details)
 
 
-def storage(uploads: UploadStorage) -> Component:
-    free = uploads.free_bytes()
-    details = {"free_bytes": free, "free_gb": round(free / 1024**3, 2)}
-    if free < STORAGE_ERROR_BYTES:
-        return component("error", "less than 256 MB free for uploads", details=details)
-    if free < STORAGE_WARN_BYTES:
-        return component("warning", "less than 1 GB free for uploads", details=details)
-    return component("ok", f"{details['free_gb']} GB free", details=details)
+def storage(uploads: Storage) -> Component:
+    """Local: free space for uploads; S3: one bounded ``head_bucket`` (never a hang)."""
+    status, message, details = uploads.health()
+    return component(status, message, details=details)
 
 
 class TerminalCounts:
@@ -106,17 +119,15 @@ class TerminalCounts:
     def get(self, store: JobStore) -> dict[str, int]:
         with self._lock:
             if time.monotonic() - self._at > self.ttl:
-                with read_tx(store.engine) as conn:
-                    self._value = queries.state_counts(conn, queries.TERMINAL_VALUES)
+                self._value = store.state_counts(TERMINAL_VALUES)
                 self._at = time.monotonic()
             return dict(self._value)
 
 
 def fresh_counts(store: JobStore, terminal: TerminalCounts) -> dict[str, int]:
     """Active states and stuck now, terminal states from the short cache."""
-    with read_tx(store.engine) as conn:
-        counts = queries.state_counts(conn, queries.ACTIVE_VALUES)
-        counts["stuck"] = queries.stuck_count(conn, store.settings.stuck_after_seconds)
+    counts = store.state_counts(ACTIVE_VALUES)
+    counts["stuck"] = store.stuck_count()
     return counts | terminal.get(store)
 
 
@@ -229,7 +240,7 @@ def overall(components: dict[str, Component]) -> str:
 def service_checks(
     settings: Settings,
     store: JobStore,
-    uploads: UploadStorage,
+    uploads: Storage,
     terminal: TerminalCounts,
     next_reaper_run: Callable[[], float | None],
 ) -> tuple[dict[str, Check], dict[str, Check]]:
@@ -387,7 +398,7 @@ class HealthMonitor:
         cls,
         settings: Settings,
         store: JobStore,
-        uploads: UploadStorage,
+        uploads: Storage,
         terminal: TerminalCounts,
         next_reaper_run: Callable[[], float | None],
     ) -> HealthMonitor:

@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 
-from kickflow.api.tokens import ROLES, Role, create_org, create_token, require_org, revoke_token
 from kickflow.config import get_settings
 from kickflow.errors import RequestInvalid
-from kickflow.jobs import JobStore, SqlJobStore
-from kickflow.jobs.db import write_tx
+from kickflow.jobs import ROLES, JobStore, SqlJobStore, TokenInfo
+from kickflow.jobs.accounts import parse_role
 
 admin_app = typer.Typer(help="Organisations and API tokens.", no_args_is_help=True)
 
+ROLE_HELP = (
+    "viewer, member, admin (the organisation's own), operator (runs the service: may act on "
+    "every organisation where an action offers it) or worker (for `kickflow worker --server`: "
+    "may call the worker API only, nothing else; it belongs to the organisation it was made "
+    "in, but a worker claims the jobs of every organisation)."
+)
+
 
 def _store() -> JobStore:
-    settings = get_settings()
-    return SqlJobStore(settings=settings)
+    return SqlJobStore(settings=get_settings())
 
 
 @admin_app.command("create-org")
 def create_org_cmd(name: Annotated[str, typer.Argument(help="Organisation name.")]) -> None:
     """Create an organisation; prints its id."""
     store = _store()
-    with write_tx(store.engine) as conn:
-        org_id = create_org(conn, name)
-    typer.echo(org_id)
+    try:
+        typer.echo(store.create_org(name))
+    finally:
+        store.close()
 
 
 @admin_app.command("create-token")
@@ -35,13 +42,7 @@ def create_token_cmd(
         str, typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation name or id.")
     ],
     role: Annotated[
-        str,
-        typer.Option(
-            "--role",
-            envvar="KICKFLOW_TOKEN_ROLE",
-            help="viewer, member, admin (the organisation's own) or operator (runs the service: "
-            "may act on every organisation where an action offers it).",
-        ),
+        str, typer.Option("--role", envvar="KICKFLOW_TOKEN_ROLE", help=ROLE_HELP)
     ] = "member",
     name: Annotated[
         str | None,
@@ -49,20 +50,16 @@ def create_token_cmd(
     ] = None,
 ) -> None:
     """Create an API token and print it (once: only its hash is stored)."""
-    if role not in ROLES:
+    if role not in ROLES:  # before the database is opened: a typo costs nothing
         raise RequestInvalid(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
+    checked = parse_role(role)
     store = _store()
-    with write_tx(store.engine) as conn:
-        issued = create_token(conn, require_org(conn, org), _role(role), name)
+    try:
+        issued = store.create_token(store.require_org(org), checked, name)
+    finally:
+        store.close()
     typer.echo(issued.secret)
     typer.echo(f"token id {issued.id} ({issued.role}); it is not shown again", err=True)
-
-
-def _role(value: str) -> Role:
-    for role in ROLES:
-        if role == value:
-            return role
-    raise RequestInvalid(f"unknown role {value!r}")
 
 
 @admin_app.command("revoke-token")
@@ -71,9 +68,36 @@ def revoke_token_cmd(
 ) -> None:
     """Revoke an API token at once."""
     store = _store()
-    with write_tx(store.engine) as conn:
-        token_id = revoke_token(conn, token)
-    typer.echo(f"revoked {token_id}")
+    try:
+        typer.echo(f"revoked {store.revoke_token(token)}")
+    finally:
+        store.close()
+
+
+@admin_app.command("list-tokens")
+def list_tokens_cmd(
+    org: Annotated[
+        str, typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation name or id.")
+    ],
+) -> None:
+    """List an organisation's tokens (id, role, state, name); never a secret."""
+    store = _store()
+    try:
+        tokens = store.list_tokens(store.require_org(org))
+    finally:
+        store.close()
+    for token in tokens:
+        typer.echo(_token_line(token))
+
+
+def _token_line(token: TokenInfo) -> str:
+    state = f"revoked {_when(token.revoked_at)}" if token.revoked_at is not None else "active"
+    used = f"last used {_when(token.last_used_at)}" if token.last_used_at else "never used"
+    return f"{token.id}  {token.role:<8}  {state}, {used}  {token.name or ''}".rstrip()
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @admin_app.command("pause-queue")

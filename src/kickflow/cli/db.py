@@ -5,13 +5,12 @@ from __future__ import annotations
 import typer
 
 from kickflow.config import get_settings
-from kickflow.jobs import JobStore, SqlJobStore
-from kickflow.jobs.migrate import current_revision, head_revision
+from kickflow.jobs import SqlJobStore
 
 db_app = typer.Typer(help="The job database (KICKFLOW_DATABASE_URL).", no_args_is_help=True)
 
 
-def _store() -> JobStore:
+def _store() -> SqlJobStore:
     return SqlJobStore(settings=get_settings(), check_migrated=False)
 
 
@@ -19,10 +18,10 @@ def _store() -> JobStore:
 def upgrade() -> None:
     """Apply every pending migration (safe to run again)."""
     store = _store()
-    before = current_revision(store.engine)
+    before = store.revision()
     store.migrate()
-    after = current_revision(store.engine)
-    where = store.engine.url.render_as_string(hide_password=True)
+    after = store.revision()
+    where = store.describe()
     if before == after:
         typer.echo(f"{where}: already at {after}")
     else:
@@ -34,7 +33,7 @@ def upgrade() -> None:
 def current() -> None:
     """Print the database's migration and the one this version needs."""
     store = _store()
-    typer.echo(f"current {current_revision(store.engine) or 'none'}, needed {head_revision()}")
+    typer.echo(f"current {store.revision() or 'none'}, needed {store.needed_revision()}")
     store.close()
 
 

@@ -3,16 +3,14 @@ needed). Jobs belong to the local organisation unless ``--org`` says otherwise."
 
 from __future__ import annotations
 
-import shutil
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from kickflow.config import Settings, get_settings
+from kickflow.config import get_settings
 from kickflow.errors import SourceNotAllowed
 from kickflow.jobs import (
     DEFAULT_PROFILE,
@@ -24,6 +22,7 @@ from kickflow.jobs import (
     SqlJobStore,
     sources,
 )
+from kickflow.storage import Storage, StoredUpload, open_storage
 
 jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
 
@@ -43,19 +42,17 @@ def when(epoch: float | None) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _source_for(path: Path, org_id: str, settings: Settings) -> tuple[str, str, str]:
-    """(type, ref, note): a path under the allowed roots, else a copy in the upload storage."""
-    ref = str(path.resolve())
-    try:
-        sources.inspect("path", ref, settings)
-        return "path", ref, ""
-    except SourceNotAllowed:
-        pass  # a local user may read the file anyway: store a copy the workers can read
-    rel = Path(org_id) / uuid.uuid4().hex / path.name
-    target = sources.uploads_dir(settings) / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, target)
-    return "upload", str(rel), " (copied into storage: not under KICKFLOW_ALLOWED_ROOTS)"
+COPY_CHUNK = 1024 * 1024
+
+
+def _copy_into_storage(path: Path, org_id: str, storage: Storage) -> StoredUpload:
+    """A copy of ``path`` in the upload storage (local or object storage), streamed."""
+    with storage.batch(org_id, max_files=1) as batch, path.open("rb") as src:
+        batch.start_file(path.name)
+        for chunk in iter(lambda: src.read(COPY_CHUNK), b""):
+            batch.write(chunk)
+        (stored,) = batch.commit()
+    return stored
 
 
 @jobs_app.command()
@@ -76,31 +73,45 @@ def submit(
     load_profile(profile)  # an unknown profile is refused now, not by the worker later
     store, org_id = _open(org)
     store.ensure_queue_room(org_id, len(paths))  # refused before anything is copied
-    copies: list[Path] = []
+    storage = open_storage(get_settings())
+    copies: list[str] = []
     try:
         options = {"profile": profile, "priority": priority, "project": project}
-        jobs = store.enqueue_many([_new_job(store, org_id, p, copies, options) for p in paths])
+        jobs = store.enqueue_many(
+            [_new_job(store, storage, org_id, p, copies, options) for p in paths]
+        )
     except BaseException:
-        for copy in copies:  # a refused submission leaves no copy behind
-            shutil.rmtree(copy.parent, ignore_errors=True)
+        for ref in copies:  # a refused submission leaves no copy behind
+            storage.remove(ref)
         raise
     for job in jobs:
         typer.echo(job.id)
 
 
 def _new_job(
-    store: JobStore, org_id: str, path: Path, copies: list[Path], options: dict[str, Any]
+    store: JobStore,
+    storage: Storage,
+    org_id: str,
+    path: Path,
+    copies: list[str],
+    options: dict[str, Any],
 ) -> NewJob:
-    """The job for one file with ``options``; a copy made for it is added to ``copies``."""
+    """The job for one file with ``options``: a path job when the file is under the allowed
+    roots, else a copy in the upload storage (its reference is added to ``copies``)."""
     settings = get_settings()
-    kind, ref, note = _source_for(path, org_id, settings)
-    if kind == "upload":
-        copies.append(sources.uploads_dir(settings) / ref)
-    if note:
-        typer.echo(f"{path}: {note.strip(' ()')}", err=True)
-    info = sources.inspect(kind, ref, settings)
+    ref = str(path.resolve())
+    try:
+        info = sources.inspect("path", ref, settings)
+        return store.new_job(
+            org_id, "path", ref, file_name=info.file_name, file_size=info.size, **options
+        )
+    except SourceNotAllowed:
+        pass  # a local user may read the file anyway: store a copy the workers can read
+    stored = _copy_into_storage(path, org_id, storage)
+    copies.append(stored.ref)
+    typer.echo(f"{path}: copied into storage: not under KICKFLOW_ALLOWED_ROOTS", err=True)
     return store.new_job(
-        org_id, kind, ref, file_name=info.file_name, file_size=info.size, **options
+        org_id, "upload", stored.ref, file_name=stored.name, file_size=stored.size, **options
     )
 
 

@@ -1,35 +1,56 @@
-"""The durable QC job queue on SQLite or PostgreSQL.
+"""The durable QC job queue, behind one port: :class:`JobStore`.
 
 Public API (everything else in this package is internal)::
 
-    from kickflow.jobs import JobStore, JobState, sources
+    from kickflow.jobs import JobStore, SqlJobStore, JobState, sources
 
-    store = SqlJobStore()                      # KICKFLOW_DATABASE_URL or SQLite under data_dir;
-    store = SqlJobStore(url, settings)         # raises DatabaseNotMigrated if `kickflow db upgrade`
-    store.migrate()                         # is needed (or SqlJobStore(url, check_migrated=False))
-    store.engine                            # the SQLAlchemy Engine; tables in kickflow.jobs.schema
+    # JobStore is a Protocol (kickflow.jobs.port): the API, the CLI, health checks and metrics
+    # take a JobStore and call only its methods; workers need only its WorkerPort half.
+    # Implementations: SqlJobStore (SQLite/PostgreSQL), the worker's HTTP client
+    # (WorkerPort only), the in-memory fake of the unit tests.
+    store: JobStore = SqlJobStore()     # KICKFLOW_DATABASE_URL or SQLite under data_dir;
+    store = SqlJobStore(url, settings)  # raises DatabaseNotMigrated if `kickflow db upgrade`
+    store.settings                      # is needed (or SqlJobStore(url, check_migrated=False))
 
-    # organisations, global pause
+    # SqlJobStore only (the `db` and `serve` commands; tests may look inside):
+    store.migrate()  store.revision()  SqlJobStore.needed_revision()  store.describe()  store.engine
+
+    # organisations and API tokens (roles viewer < member < admin < operator; worker apart)
     org = store.ensure_org("local")  create_org(name, max_running)  org_id_by_name(name)
-    set_org_cap(org, n)  pause_queue()  resume_queue()  queue_paused()
+    find_org(name_or_id) -> id | None   require_org(name_or_id) (OrganisationNotFound)
+    set_org_cap(org, n)   create_token(org, role, name) -> IssuedToken (secret shown once)
+    revoke_token(id_or_secret)   authenticate(secret) -> Principal | None
+    mark_token_used(token_id)   list_tokens(org) -> [TokenInfo]   org_has_tokens(org)
+
+    # global pause
+    pause_queue()  resume_queue()  queue_paused()
 
     # submit and read (org_id=None means every organisation: operators and local CLI only)
     info = sources.inspect("path"|"upload", ref, settings)  # -> SourceInfo(file_name, size)
     job = store.enqueue(org, "path", ref, file_name=..., profile=..., project=, priority=,
                         idempotency_key=, file_size=, max_attempts=)
     jobs = store.enqueue_many([store.new_job(org, "upload", ref, file_name=...), ...])
+    store.ensure_queue_room(org, n)            # QueueLimitReached before an upload is stored
     store.get(org, job_id) -> Job (JobNotFound)    store.list_jobs(org, state=, verdict=, project=,
     cursor=, limit=) -> Page(jobs, next_cursor)    store.events(job_id, org) -> [JobEvent]
+    store.jobs_by_ids(org, ids)   store.active_job_ids(org)
     store.counts(org) -> {state: n, ..., "stuck": n}    store.stuck_jobs(org)
     store.recent_errors(org)   store.oldest_queued_age(org)   store.changed_since(org, t)
     store.now()   store.live_workers() -> [WorkerInfo]   store.reaper_status()
+    store.registered_workers(hostname) -> {worker id: pid}   store.ping() -> "sqlite"|...
+
+    # every organisation, for health checks and /metrics
+    store.state_counts(states) -> {state: n}   store.stuck_count()
+    store.job_history(duration_bounds, attempt_bounds) -> JobHistory
 
     # control (IllegalTransition on a wrong state, JobNotFound outside the org)
     cancel(org, id)  pause(org, id)  resume(org, id)  retry(org, id) == requeue(org, id)
     cancel_many / pause_many / resume_many / retry_many(org, ids) -> BulkResult(done, refused)
     retry_failed(org)  retry_stuck(org)  cancel_stuck(org)  reap() -> ReapResult
+    retry_stuck_job(org, id)  cancel_stuck_job(org, id)   # RequestInvalid unless stuck now
+    delete_job(org, id) -> the job as it was last (an active one is cancelled first)
 
-    # worker side: every write fenced on the lease, LeaseLost when it was taken over
+    # worker side (WorkerPort): every write fenced on the lease, LeaseLost when taken over
     [Claimed(job, lease)] = store.claim(worker_id, limit=1)
     store.heartbeat(lease, progress, phase) -> HeartbeatReply(lease_held, cancel_requested,
     pause_requested)   complete(lease, verdict, report)   fail(lease, code, msg, permanent=)
@@ -47,7 +68,18 @@ database clock. Job states and legal changes: :mod:`kickflow.jobs.states`.
 from __future__ import annotations
 
 from kickflow.jobs import sources
+from kickflow.jobs.accounts import (
+    LOCAL_ORG,
+    ROLES,
+    USER_ROLES,
+    WORKER_ROLE,
+    IssuedToken,
+    Principal,
+    Role,
+    TokenInfo,
+)
 from kickflow.jobs.models import (
+    BulkResult,
     Claimed,
     HeartbeatReply,
     Job,
@@ -56,33 +88,38 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
-from kickflow.jobs.port import WorkerPort
+from kickflow.jobs.port import JobStore, WorkerPort
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
-from kickflow.jobs.registry import LOCAL_ORG
 from kickflow.jobs.states import ACTIVE, TERMINAL, JobState
-from kickflow.jobs.store import BulkResult, SqlJobStore
-
-# The store the API and the CLI use (becomes a protocol with its own implementations).
-JobStore = SqlJobStore
+from kickflow.jobs.stats import JobHistory
+from kickflow.jobs.store import SqlJobStore
 
 __all__ = [
     "ACTIVE",
     "DEFAULT_PROFILE",
     "LOCAL_ORG",
+    "ROLES",
     "TERMINAL",
+    "USER_ROLES",
+    "WORKER_ROLE",
     "BulkResult",
     "Claimed",
     "HeartbeatReply",
+    "IssuedToken",
     "Job",
     "JobEvent",
+    "JobHistory",
     "JobState",
     "JobStore",
     "Lease",
     "NewJob",
     "Page",
+    "Principal",
     "ReapResult",
+    "Role",
     "SqlJobStore",
+    "TokenInfo",
     "WorkerInfo",
     "WorkerPort",
     "sources",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kickflow.jobs.states import TERMINAL, JobState
@@ -147,3 +147,11 @@ class WorkerInfo:
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> WorkerInfo:
         return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclass
+class BulkResult:
+    """Outcome of a bulk operation: jobs changed, and the refused ids with the reason."""
+
+    done: list[Job] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)

@@ -1,18 +1,40 @@
 """The job store as a port: what workers, the API and the CLI may ask of it.
 
-Implementations: :class:`~kickflow.jobs.store.SqlJobStore` (SQLite/PostgreSQL), the service's
-worker protocol client :class:`~kickflow.worker.remote.HttpWorkerStore` (worker side only: a
-worker talking to ``kickflow serve``), and the in-memory fake in ``tests/fakes`` for unit tests.
-Nothing above ``kickflow.jobs`` touches SQLAlchemy; everything goes through these methods.
+Two protocols: :class:`WorkerPort`, the worker side (claim, heartbeat, fenced final writes,
+the worker registry), and :class:`JobStore`, everything: the worker side plus what the API,
+the CLI, health checks and metrics use (organisations and tokens, submit and read, control,
+counts). Implementations: :class:`~kickflow.jobs.store.SqlJobStore` (SQLite/PostgreSQL, both
+protocols), the service's worker protocol client :class:`~kickflow.worker.remote.HttpWorkerStore`
+(WorkerPort only: a worker talking to ``kickflow serve``), and the in-memory fake in
+``tests/fakes`` for unit tests. Nothing above ``kickflow.jobs`` touches SQLAlchemy; everything
+goes through these methods.
+
+Conventions of JobStore: ``org_id`` None means every organisation (operators and local CLI
+use only; a request is always scoped to its caller's organisation); a job outside the
+organisation raises JobNotFound, never PermissionDenied; an illegal state change raises
+IllegalTransition; times are epoch seconds from the store's clock (the database's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from kickflow.config import Settings
-from kickflow.jobs.models import Claimed, HeartbeatReply, Job, Lease, ReapResult, WorkerInfo
+from kickflow.jobs.accounts import LOCAL_ORG, IssuedToken, Principal, Role, TokenInfo
+from kickflow.jobs.models import (
+    BulkResult,
+    Claimed,
+    HeartbeatReply,
+    Job,
+    JobEvent,
+    Lease,
+    ReapResult,
+    WorkerInfo,
+)
+from kickflow.jobs.queries import Page
+from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
+from kickflow.jobs.stats import JobHistory
 
 
 class WorkerPort(Protocol):
@@ -59,3 +81,275 @@ class WorkerPort(Protocol):
     def live_workers(self) -> list[WorkerInfo]: ...
 
     def reap(self) -> ReapResult: ...
+
+
+class JobStore(WorkerPort, Protocol):
+    """Everything the API, the CLI, health checks and metrics ask of the job store, plus the
+    worker side (:class:`WorkerPort`). One call is one transaction."""
+
+    # --- organisations and tokens --------------------------------------------------------------
+
+    def ensure_org(self, name: str = LOCAL_ORG) -> str:
+        """The id of organisation ``name`` (default: the local one), created when missing."""
+        ...
+
+    def org_id_by_name(self, name: str) -> str | None:
+        """The id of the organisation named ``name``, or None."""
+        ...
+
+    def create_org(self, name: str, max_running: int | None = None) -> str:
+        """Create an organisation; its id. The name is stripped, 1-200 characters without
+        control characters, and not the name or id of another organisation
+        (RequestInvalid / OrganisationExists). ``max_running`` caps its running jobs (None:
+        ``KICKFLOW_ORG_MAX_RUNNING``)."""
+        ...
+
+    def find_org(self, name_or_id: str) -> str | None:
+        """The id of the organisation with that name or id, or None."""
+        ...
+
+    def require_org(self, name_or_id: str) -> str:
+        """Like :meth:`find_org`; OrganisationNotFound when there is none."""
+        ...
+
+    def set_org_cap(self, org_id: str, max_running: int | None) -> None:
+        """Cap the organisation's running jobs (None = the KICKFLOW_ORG_MAX_RUNNING default)."""
+        ...
+
+    def create_token(self, org_id: str, role: Role, name: str | None = None) -> IssuedToken:
+        """Issue an API token for the organisation (name or id) with ``role``; the secret is in
+        the result only (the store keeps a hash). A ``worker`` token may only call the worker
+        API; its organisation is where it was made, the jobs it claims are everyone's."""
+        ...
+
+    def revoke_token(self, token_id_or_secret: str) -> str:
+        """Revoke a token, given its id or the secret itself, at once; its id (TokenNotFound)."""
+        ...
+
+    def authenticate(self, secret: str) -> Principal | None:
+        """Who a token belongs to (organisation, role, token id, age of its last-used mark);
+        None for an unknown or revoked token."""
+        ...
+
+    def mark_token_used(self, token_id: str) -> bool:
+        """Set the token's last-used time, unless set within the last minute (conditional:
+        concurrent calls write once); whether it was written."""
+        ...
+
+    def list_tokens(self, org_id: str) -> list[TokenInfo]:
+        """The organisation's tokens, revoked ones included, oldest first; never a secret."""
+        ...
+
+    def org_has_tokens(self, org_id: str) -> bool:
+        """Whether the organisation has ever had a token (revoked ones count)."""
+        ...
+
+    # --- global pause --------------------------------------------------------------------------
+
+    def pause_queue(self) -> None:
+        """Global pause: workers claim nothing until resumed; running jobs carry on."""
+        ...
+
+    def resume_queue(self) -> None:
+        """End a global pause."""
+        ...
+
+    def queue_paused(self) -> bool:
+        """Whether the queue is globally paused."""
+        ...
+
+    # --- submit --------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        org_id: str,
+        source_type: str,
+        source_ref: str,
+        *,
+        file_name: str,
+        profile: str = DEFAULT_PROFILE,
+        project: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        file_size: int | None = None,
+        max_attempts: int | None = None,
+        delay_seconds: float = 0.0,
+    ) -> Job:
+        """Queue a job; the same idempotency key in the same organisation returns the first
+        job. QueueLimitReached when the organisation has ``org_max_queued`` queued jobs."""
+        ...
+
+    def enqueue_many(self, items: Sequence[NewJob]) -> list[Job]:
+        """Queue a batch (from :meth:`new_job`) at once, in order; all or nothing."""
+        ...
+
+    def new_job(
+        self,
+        org_id: str,
+        source_type: str,
+        source_ref: str,
+        *,
+        file_name: str,
+        profile: str = DEFAULT_PROFILE,
+        project: str | None = None,
+        priority: int = 0,
+        idempotency_key: str | None = None,
+        file_size: int | None = None,
+        max_attempts: int | None = None,
+        delay_seconds: float = 0.0,
+    ) -> NewJob:
+        """A job description for :meth:`enqueue_many` (defaults as in :meth:`enqueue`)."""
+        ...
+
+    def ensure_queue_room(self, org_id: str, adding: int = 1) -> None:
+        """QueueLimitReached unless ``org_id`` can queue ``adding`` more jobs now (an early,
+        cheap refusal; enqueue checks again atomically)."""
+        ...
+
+    # --- read ----------------------------------------------------------------------------------
+
+    def get(self, org_id: str | None, job_id: str) -> Job:
+        """The job; JobNotFound when it does not exist in ``org_id``."""
+        ...
+
+    def jobs_by_ids(self, org_id: str | None, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs among ``job_ids`` that exist in ``org_id``, in the order asked (unknown
+        ids left out, duplicates once)."""
+        ...
+
+    def active_job_ids(self, org_id: str | None) -> list[str]:
+        """Ids of the queued, running and paused jobs, oldest first."""
+        ...
+
+    def list_jobs(
+        self,
+        org_id: str | None,
+        *,
+        state: str | None = None,
+        verdict: str | None = None,
+        project: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page:
+        """Jobs newest first, filtered, with cursor pagination (pass ``next_cursor`` back)."""
+        ...
+
+    def events(self, job_id: str, org_id: str | None = None) -> list[JobEvent]:
+        """The job's history, oldest first."""
+        ...
+
+    def recent_errors(self, org_id: str | None = None, limit: int = 20) -> list[JobEvent]:
+        """The latest failures, retries, reaper recoveries and fenced writes, newest first."""
+        ...
+
+    def counts(self, org_id: str | None = None) -> dict[str, int]:
+        """Jobs per state (every state, 0 if none) plus ``stuck``."""
+        ...
+
+    def state_counts(self, states: Sequence[str]) -> dict[str, int]:
+        """Jobs of every organisation in each of ``states`` (cheap per state)."""
+        ...
+
+    def stuck_count(self) -> int:
+        """Stuck jobs of every organisation."""
+        ...
+
+    def stuck_jobs(self, org_id: str | None = None, limit: int = 100) -> list[Job]:
+        """Running jobs with an expired lease or no progress for ``stuck_after``."""
+        ...
+
+    def oldest_queued_age(self, org_id: str | None = None) -> float | None:
+        """Seconds the oldest due queued job has waited; None when nothing is queued."""
+        ...
+
+    def changed_since(self, org_id: str, since: float, limit: int = 500) -> list[Job]:
+        """The organisation's jobs changed after ``since`` (store time), oldest change first."""
+        ...
+
+    def now(self) -> float:
+        """The store's clock (epoch seconds): the one leases and 'since' values are on."""
+        ...
+
+    def job_history(
+        self, duration_bounds: Sequence[float], attempt_bounds: Sequence[float]
+    ) -> JobHistory:
+        """Counters (finished by state, recoveries, FFmpeg kills, fenced writes) and
+        histograms (job duration, attempts) over every organisation, for ``/metrics``."""
+        ...
+
+    def reaper_status(self) -> dict[str, Any]:
+        """``last_run`` (epoch, None if never), ``last_recovered``, ``last_error`` (+ ``_at``)."""
+        ...
+
+    def registered_workers(self, hostname: str) -> dict[str, int]:
+        """Every worker ever registered from ``hostname``, live or not: id -> pid."""
+        ...
+
+    def ping(self) -> str:
+        """One round trip to the store's database; a short name of it (e.g. the SQL dialect).
+        Raises a transient KickflowError when it cannot be reached."""
+        ...
+
+    # --- control -------------------------------------------------------------------------------
+
+    def cancel(self, org_id: str | None, job_id: str, reason: str = "cancelled on request") -> Job:
+        """Queued/paused ⇒ cancelled; running ⇒ cancel requested (stops within a heartbeat)."""
+        ...
+
+    def pause(self, org_id: str | None, job_id: str) -> Job:
+        """Queued ⇒ paused; running ⇒ pause requested (it restarts from 0 on resume)."""
+        ...
+
+    def resume(self, org_id: str | None, job_id: str) -> Job:
+        """Paused ⇒ queued; a pending pause request on a running job is withdrawn."""
+        ...
+
+    def retry(self, org_id: str | None, job_id: str, reason: str = "re-queued on request") -> Job:
+        """Failed, cancelled or completed ⇒ queued, attempts reset, history kept."""
+        ...
+
+    def requeue(self, org_id: str | None, job_id: str, reason: str = "re-queued on request") -> Job:
+        """The same as :meth:`retry`."""
+        ...
+
+    def retry_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        """:meth:`retry` each job; refusals are reported per id, not raised."""
+        ...
+
+    def cancel_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        """:meth:`cancel` each job; refusals are reported per id, not raised."""
+        ...
+
+    def pause_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        """:meth:`pause` each job; refusals are reported per id, not raised."""
+        ...
+
+    def resume_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
+        """:meth:`resume` each job; refusals are reported per id, not raised."""
+        ...
+
+    def retry_failed(self, org_id: str | None, limit: int = 1000) -> BulkResult:
+        """Redrive the dead-letter list (failed jobs), up to ``limit``."""
+        ...
+
+    def retry_stuck_job(self, org_id: str | None, job_id: str) -> Job:
+        """Re-queue one stuck job now (its old worker is fenced off); RequestInvalid when it
+        is not stuck, decided atomically with the change."""
+        ...
+
+    def cancel_stuck_job(self, org_id: str | None, job_id: str) -> Job:
+        """End one stuck job as cancelled (errors as :meth:`retry_stuck_job`)."""
+        ...
+
+    def retry_stuck(self, org_id: str | None = None) -> BulkResult:
+        """:meth:`retry_stuck_job` every stuck job."""
+        ...
+
+    def cancel_stuck(self, org_id: str | None = None) -> BulkResult:
+        """:meth:`cancel_stuck_job` every stuck job."""
+        ...
+
+    def delete_job(self, org_id: str | None, job_id: str) -> Job:
+        """Delete a job and its history (queued/paused: cancelled first; running: its worker
+        is fenced off at its next heartbeat); returns the job as it was last."""
+        ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -14,7 +15,7 @@ from kickflow.jobs.models import Job, JobEvent
 from kickflow.jobs.ops import stuck
 from kickflow.jobs.schema import job_events, jobs
 from kickflow.jobs.sqlfuncs import db_now
-from kickflow.jobs.states import JobState
+from kickflow.jobs.states import ACTIVE, JobState
 
 ERROR_KINDS = ("failed", "retry_scheduled", "reaped", "fenced")
 
@@ -39,6 +40,22 @@ def get(conn: Connection, org_id: str | None, job_id: str) -> Job:
     if row is None:
         raise JobNotFound(f"no job {job_id}")
     return Job.from_row(row)
+
+
+def jobs_by_ids(conn: Connection, org_id: str | None, ids: Sequence[str]) -> list[Job]:
+    """The jobs among ``ids`` in ``org_id`` (None = any organisation), in the order asked;
+    unknown ids are left out."""
+    rows = conn.execute(sa.select(jobs).where(jobs.c.id.in_(list(ids)), _scoped(org_id)))
+    found = {j.id: j for j in (Job.from_row(r) for r in rows.mappings())}
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+def active_job_ids(conn: Connection, org_id: str | None) -> list[str]:
+    """Ids of the queued, running and paused jobs, oldest first."""
+    stmt = sa.select(jobs.c.id).where(
+        jobs.c.state.in_(sorted(s.value for s in ACTIVE)), _scoped(org_id)
+    )
+    return [str(i) for i in conn.execute(stmt.order_by(jobs.c.created_at, jobs.c.id)).scalars()]
 
 
 def encode_cursor(job: Job) -> str:
@@ -110,6 +127,25 @@ def counts(conn: Connection, org_id: str | None, stuck_after: float) -> dict[str
     ).scalar()
     out["stuck"] = int(n_stuck or 0)
     return out
+
+
+def state_counts(conn: Connection, states: Sequence[str]) -> dict[str, int]:
+    """Jobs (every organisation) in each of ``states``, 0 when none.
+
+    One scalar sub-query per state: an equality on ``state`` uses the state indexes, where
+    ``state IN (…) GROUP BY state`` made PostgreSQL scan the whole table."""
+    wanted = [JobState(s).value for s in states]
+    counts = [
+        sa.select(sa.func.count()).where(jobs.c.state == sa.literal(s)).scalar_subquery()
+        for s in wanted
+    ]
+    row = conn.execute(sa.select(*counts)).one()
+    return {s: int(n or 0) for s, n in zip(wanted, row, strict=True)}
+
+
+def stuck_count(conn: Connection, stuck_after: float) -> int:
+    """Running jobs (every organisation) with an expired lease or no progress."""
+    return int(conn.execute(sa.select(sa.func.count()).where(stuck(stuck_after))).scalar() or 0)
 
 
 def stuck_jobs(

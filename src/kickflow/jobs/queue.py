@@ -1,5 +1,5 @@
 """User-side queue operations: enqueue, cancel, pause, resume, requeue. Each runs inside one
-write transaction handed in by :class:`kickflow.jobs.store.JobStore`.
+write transaction handed in by :class:`kickflow.jobs.store.SqlJobStore`.
 
 Enqueue admits a job only while its organisation has fewer than ``max_queued`` queued jobs
 (``KICKFLOW_ORG_MAX_QUEUED``); a refused batch enqueues nothing. On PostgreSQL the
@@ -17,11 +17,18 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from kickflow.errors import JobNotFound, QueueLimitReached
+from kickflow.errors import JobNotFound, QueueLimitReached, RequestInvalid
 from kickflow.jobs import states
 from kickflow.jobs.models import Job
-from kickflow.jobs.ops import add_event, cleared_lease, event_insert, guarded, load_for_update
-from kickflow.jobs.schema import jobs, organisations, state_is
+from kickflow.jobs.ops import (
+    add_event,
+    cleared_lease,
+    event_insert,
+    guarded,
+    load_for_update,
+    stuck,
+)
+from kickflow.jobs.schema import job_events, jobs, organisations, state_is
 from kickflow.jobs.sqlfuncs import db_now
 from kickflow.jobs.states import JobState
 
@@ -182,6 +189,22 @@ def locked(conn: Connection, org_id: str | None, job_id: str) -> Job:
     return job
 
 
+def locked_stuck(conn: Connection, org_id: str | None, job_id: str, stuck_after: float) -> Job:
+    """The job (row-locked) if it is stuck now: decided under the lock, so a job that moved
+    again since it was listed as stuck is left alone (RequestInvalid); JobNotFound outside
+    ``org_id``."""
+    where = sa.and_(jobs.c.id == job_id, stuck(stuck_after))
+    if org_id is not None:
+        where = sa.and_(where, jobs.c.org_id == org_id)
+    job = load_for_update(conn, where)
+    if job is not None:
+        return job
+    current = locked(conn, org_id, job_id)
+    if current.state is JobState.RUNNING:
+        raise RequestInvalid(f"job {job_id} is running and making progress: not stuck, left alone")
+    raise RequestInvalid(f"job {job_id} is {current.state.value}, not stuck: left alone")
+
+
 def apply(
     conn: Connection, job: Job, action: str, kind: str, message: str | None = None, **values: object
 ) -> Job:
@@ -323,3 +346,17 @@ def cancel_stuck(conn: Connection, job: Job, reason: str) -> Job:
         finished_at=db_now(),
         **cleared_lease(),
     )
+
+
+def delete(conn: Connection, org_id: str | None, job_id: str) -> Job:
+    """Delete a job and its history; a queued or paused job is cancelled first, a running
+    one's worker loses its lease at its next heartbeat and stops. Returns the job as it was
+    last (JobNotFound outside ``org_id``)."""
+    job = locked(conn, org_id, job_id)
+    if job.state in (JobState.QUEUED, JobState.PAUSED):
+        job = cancel(conn, job, "cancelled: job deleted")
+    conn.execute(sa.delete(job_events).where(job_events.c.job_id == job.id))
+    done = conn.execute(sa.delete(jobs).where(jobs.c.id == job.id))
+    if not done.rowcount:
+        raise JobNotFound(f"no job {job_id}")
+    return job

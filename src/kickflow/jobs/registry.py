@@ -1,43 +1,14 @@
-"""Organisations, the worker registry and global flags (queue pause, reaper status)."""
+"""The worker registry and global flags (queue pause, reaper status). Organisations and
+tokens: :mod:`kickflow.jobs.accounts`."""
 
 from __future__ import annotations
-
-import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kickflow.jobs.models import WorkerInfo
-from kickflow.jobs.schema import flags, organisations, workers
+from kickflow.jobs.schema import flags, workers
 from kickflow.jobs.sqlfuncs import db_now
-
-LOCAL_ORG = "local"
-
-
-def org_id_by_name(conn: Connection, name: str) -> str | None:
-    found = conn.execute(sa.select(organisations.c.id).where(organisations.c.name == name)).scalar()
-    return None if found is None else str(found)
-
-
-def create_org(conn: Connection, name: str, max_running: int | None = None) -> str:
-    org_id = str(uuid.uuid4())
-    conn.execute(
-        sa.insert(organisations).values(
-            id=org_id, name=name, max_running=max_running, created_at=db_now()
-        )
-    )
-    return org_id
-
-
-def ensure_org(conn: Connection, name: str) -> str:
-    """The id of organisation ``name``, created if missing."""
-    return org_id_by_name(conn, name) or create_org(conn, name)
-
-
-def set_org_cap(conn: Connection, org_id: str, max_running: int | None) -> None:
-    conn.execute(
-        sa.update(organisations).where(organisations.c.id == org_id).values(max_running=max_running)
-    )
 
 
 def set_flag(conn: Connection, name: str, value: str) -> None:
@@ -97,3 +68,9 @@ def prune_workers(conn: Connection, older_than_seconds: float) -> int:
         sa.delete(workers).where(workers.c.heartbeat_at < db_now() - older_than_seconds)
     )
     return int(done.rowcount or 0)
+
+
+def registered_workers(conn: Connection, hostname: str) -> dict[str, int]:
+    """Every worker ever registered from ``hostname`` (live or not): id -> pid."""
+    stmt = sa.select(workers.c.id, workers.c.pid).where(workers.c.hostname == hostname)
+    return {str(i): int(pid) for i, pid in conn.execute(stmt).all()}

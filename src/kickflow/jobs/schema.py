@@ -34,7 +34,7 @@ api_tokens = sa.Table(
     sa.Column("last_used_at", Epoch, nullable=True),
     sa.Column("revoked_at", Epoch, nullable=True),
     sa.CheckConstraint(
-        "role IN ('admin', 'member', 'viewer', 'operator')", name="ck_api_tokens_role"
+        "role IN ('admin', 'member', 'viewer', 'operator', 'worker')", name="ck_api_tokens_role"
     ),
 )
 

@@ -1,4 +1,5 @@
-"""``JobStore``: the one entry point to the job database, for the CLI, the API and workers.
+"""``SqlJobStore``: the job store (:class:`~kickflow.jobs.port.JobStore`) on SQLite or PostgreSQL,
+the one entry point to the job database for the CLI, the API and workers.
 
 Each method is one transaction. User-side methods take ``org_id`` (None = every organisation,
 for operators and local use); worker-side methods take the :class:`Lease` from ``claim`` and
@@ -9,19 +10,27 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from kickflow.config import Settings, get_settings
-from kickflow.errors import DatabaseError, KickflowError, LeaseLost, QueueLimitReached
+from kickflow.errors import (
+    DatabaseError,
+    KickflowError,
+    LeaseLost,
+    OrganisationExists,
+    QueueLimitReached,
+)
+from kickflow.jobs import accounts, queries, queue, reaper, registry, stats
 from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
-from kickflow.jobs import queries, queue, reaper, registry
-from kickflow.jobs.db import make_engine, read_tx, write_tx
-from kickflow.jobs.migrate import ensure_migrated, upgrade
+from kickflow.jobs.accounts import IssuedToken, Principal, Role, TokenInfo
+from kickflow.jobs.db import LockHolder, make_engine, read_tx, sqlite_lock_holder, write_tx
+from kickflow.jobs.migrate import current_revision, ensure_migrated, head_revision, upgrade
 from kickflow.jobs.models import (
+    BulkResult,
     Claimed,
     HeartbeatReply,
     Job,
@@ -30,25 +39,23 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
+from kickflow.jobs.port import JobStore
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE
+from kickflow.jobs.stats import JobHistory
 
 T = TypeVar("T")
 REAPER_RUN_FLAG = "reaper_last_run"
 REAPER_ERROR_FLAG = "reaper_last_error"
 
 
-@dataclass
-class BulkResult:
-    """Outcome of a bulk operation: jobs changed, and the refused ids with the reason."""
-
-    done: list[Job] = field(default_factory=list)
-    refused: dict[str, str] = field(default_factory=dict)
-
-
 class SqlJobStore:
     """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
-    :class:`~kickflow.jobs.port.WorkerPort` and of the API's store."""
+    :class:`~kickflow.jobs.port.JobStore` (and so of its worker side, ``WorkerPort``).
+
+    Only this implementation has an engine, a URL and migrations (``engine``, ``url``,
+    :meth:`migrate`, :meth:`revision`, :meth:`describe`): the CLI's ``db`` and ``serve``
+    commands may use them, nothing else above ``kickflow.jobs`` does."""
 
     def __init__(
         self,
@@ -60,7 +67,11 @@ class SqlJobStore:
         self.settings = settings or get_settings()
         self.url = url or self.settings.resolved_database_url()
         idle_tx = max(5.0, self.settings.lease_seconds)
-        self.engine: Engine = make_engine(self.url, idle_tx_timeout_s=idle_tx)
+        self.engine: Engine = make_engine(
+            self.url,
+            idle_tx_timeout_s=idle_tx,
+            lock_timeout_s=self.settings.db_lock_timeout_seconds,
+        )
         if check_migrated:
             ensure_migrated(self.engine)
 
@@ -74,6 +85,29 @@ class SqlJobStore:
     def migrate(self) -> None:
         """Apply pending migrations (``kickflow db upgrade``)."""
         upgrade(self.engine)
+
+    def revision(self) -> str | None:
+        """The migration the database is at (None: never migrated)."""
+        return current_revision(self.engine)
+
+    @staticmethod
+    def needed_revision() -> str:
+        """The migration this version of the package needs (the newest it ships)."""
+        return head_revision()
+
+    def describe(self) -> str:
+        """The database URL without its password, for messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> str:
+        """One round trip to the database; returns the dialect name (``sqlite``,
+        ``postgresql``). Raises DatabaseError when it cannot be reached."""
+        self._read(lambda c: c.execute(sa.text("SELECT 1")))
+        return self.engine.dialect.name
+
+    def write_lock_holder(self) -> LockHolder | None:
+        """The process holding the SQLite write lock now (None: free, or PostgreSQL)."""
+        return sqlite_lock_holder(self.engine)
 
     def _write(self, fn: Callable[[Connection], T]) -> T:
         with write_tx(self.engine) as conn:
@@ -90,12 +124,15 @@ class SqlJobStore:
         with read_tx(self.engine) as conn:
             return fn(conn)
 
-    # --- organisations and flags ------------------------------------------------------------
+    # --- organisations and tokens ----------------------------------------------------------
 
-    def ensure_org(self, name: str = registry.LOCAL_ORG) -> str:
+    def ensure_org(self, name: str = accounts.LOCAL_ORG) -> str:
         """The id of organisation ``name`` (default: the local one), created when missing."""
+        found = self.org_id_by_name(name)  # no write (and no write lock) when it exists
+        if found is not None:
+            return found
         try:
-            return self._write(lambda c: registry.ensure_org(c, name))
+            return self._write(lambda c: accounts.ensure_org(c, name))
         except KickflowError:
             found = self.org_id_by_name(name)  # another process created it at the same time
             if found is None:
@@ -103,14 +140,56 @@ class SqlJobStore:
             return found
 
     def org_id_by_name(self, name: str) -> str | None:
-        return self._read(lambda c: registry.org_id_by_name(c, name))
+        return self._read(lambda c: accounts.org_id_by_name(c, name))
 
     def create_org(self, name: str, max_running: int | None = None) -> str:
-        return self._write(lambda c: registry.create_org(c, name, max_running))
+        """Create an organisation (rules: :func:`kickflow.jobs.accounts.create_org`); its id.
+        OrganisationExists when the name is taken, RequestInvalid for a bad name."""
+        try:
+            return self._write(lambda c: accounts.create_org(c, name, max_running))
+        except DatabaseError:
+            # Lost a race on the unique name: say so rather than "database error".
+            if self.find_org(name.strip()) is not None:
+                raise OrganisationExists(f"organisation {name.strip()!r} already exists") from None
+            raise
+
+    def find_org(self, name_or_id: str) -> str | None:
+        """The id of the organisation with that name or id, or None."""
+        return self._read(lambda c: accounts.find_org(c, name_or_id))
+
+    def require_org(self, name_or_id: str) -> str:
+        """Like :meth:`find_org`, raising OrganisationNotFound."""
+        return self._read(lambda c: accounts.require_org(c, name_or_id))
+
+    def create_token(self, org_id: str, role: Role, name: str | None = None) -> IssuedToken:
+        """Issue a token (its secret is in the result only: the database keeps a hash)."""
+        return self._write(lambda c: accounts.create_token(c, org_id, role, name))
+
+    def revoke_token(self, token_id_or_secret: str) -> str:
+        """Revoke a token by id or secret, at once; returns its id (TokenNotFound)."""
+        return self._write(lambda c: accounts.revoke_token(c, token_id_or_secret))
+
+    def authenticate(self, secret: str) -> Principal | None:
+        """The caller behind a token, or None for an unknown or revoked one."""
+        return self._read(lambda c: accounts.authenticate(c, secret))
+
+    def mark_token_used(self, token_id: str) -> bool:
+        """Record the token's use (at most once a minute); whether it was written."""
+        return self._write(lambda c: accounts.mark_used(c, token_id))
+
+    def list_tokens(self, org_id: str) -> list[TokenInfo]:
+        """The organisation's tokens, revoked ones included (never a secret)."""
+        return self._read(lambda c: accounts.list_tokens(c, org_id))
+
+    def org_has_tokens(self, org_id: str) -> bool:
+        """Whether the organisation has ever had a token (revoked ones count)."""
+        return self._read(lambda c: accounts.has_token(c, org_id))
 
     def set_org_cap(self, org_id: str, max_running: int | None) -> None:
         """Cap the organisation's running jobs (None = the KICKFLOW_ORG_MAX_RUNNING default)."""
-        self._write(lambda c: registry.set_org_cap(c, org_id, max_running))
+        self._write(lambda c: accounts.set_org_cap(c, org_id, max_running))
+
+    # --- global pause -----------------------------------------------------------------------
 
     def pause_queue(self) -> None:
         """Global pause: workers claim nothing until resumed; running jobs carry on."""
@@ -249,6 +328,29 @@ class SqlJobStore:
         """Jobs whose row changed after ``since`` (database time), for progress streams."""
         return self._read(lambda c: queries.changed_since(c, org_id, since, limit))
 
+    def jobs_by_ids(self, org_id: str | None, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs among ``job_ids`` that exist in ``org_id``, in the order asked."""
+        return self._read(lambda c: queries.jobs_by_ids(c, org_id, job_ids))
+
+    def active_job_ids(self, org_id: str | None) -> list[str]:
+        """Ids of the queued, running and paused jobs, oldest first."""
+        return self._read(lambda c: queries.active_job_ids(c, org_id))
+
+    def state_counts(self, states: Sequence[str]) -> dict[str, int]:
+        """Jobs of every organisation in each of ``states`` (cheap per state, unlike
+        :meth:`counts`, which groups the whole table)."""
+        return self._read(lambda c: queries.state_counts(c, states))
+
+    def stuck_count(self) -> int:
+        """Stuck jobs of every organisation."""
+        return self._read(lambda c: queries.stuck_count(c, self.settings.stuck_after_seconds))
+
+    def job_history(
+        self, duration_bounds: Sequence[float], attempt_bounds: Sequence[float]
+    ) -> JobHistory:
+        """Counters and histograms from every organisation's history, for ``/metrics``."""
+        return self._read(lambda c: stats.history(c, duration_bounds, attempt_bounds))
+
     def now(self) -> float:
         """The database clock (epoch seconds)."""
         return self._read(queries.database_now)
@@ -282,6 +384,8 @@ class SqlJobStore:
         for job_id in dict.fromkeys(ids):
             try:
                 out.done.append(one(job_id))
+            except DatabaseError:
+                raise  # the database, not this job: the next one would wait for it again
             except KickflowError as exc:
                 out.refused[job_id] = exc.message
         return out
@@ -303,19 +407,37 @@ class SqlJobStore:
         page = self.list_jobs(org_id, state="failed", limit=limit)
         return self.retry_many(org_id, [j.id for j in page.jobs])
 
+    def _stuck_control(
+        self, org_id: str | None, job_id: str, op: Callable[[Connection, Job], Job]
+    ) -> Job:
+        after = self.settings.stuck_after_seconds
+        return self._write(lambda c: op(c, queue.locked_stuck(c, org_id, job_id, after)))
+
+    def retry_stuck_job(self, org_id: str | None, job_id: str) -> Job:
+        """Re-queue one stuck job now (its old worker is fenced off); RequestInvalid when it
+        is not stuck (checked under the row lock), JobNotFound outside ``org_id``."""
+        op = lambda c, j: queue.retry_stuck_now(c, j, "stuck: re-queued by an operator")  # noqa: E731
+        return self._stuck_control(org_id, job_id, op)
+
+    def cancel_stuck_job(self, org_id: str | None, job_id: str) -> Job:
+        """End one stuck job as cancelled, with the reason (errors as :meth:`retry_stuck_job`)."""
+        op = lambda c, j: queue.cancel_stuck(c, j, "stuck: cancelled by an operator")  # noqa: E731
+        return self._stuck_control(org_id, job_id, op)
+
     def retry_stuck(self, org_id: str | None = None) -> BulkResult:
         """Re-queue every stuck job now; their old workers are fenced off."""
-        op = lambda c, j: queue.retry_stuck_now(c, j, "stuck: re-queued by an operator")  # noqa: E731
-        return self._bulk(
-            [j.id for j in self.stuck_jobs(org_id)], lambda i: self._control(org_id, i, op)
-        )
+        ids = [j.id for j in self.stuck_jobs(org_id)]
+        return self._bulk(ids, lambda i: self.retry_stuck_job(org_id, i))
 
     def cancel_stuck(self, org_id: str | None = None) -> BulkResult:
         """End every stuck job as cancelled, with the reason."""
-        op = lambda c, j: queue.cancel_stuck(c, j, "stuck: cancelled by an operator")  # noqa: E731
-        return self._bulk(
-            [j.id for j in self.stuck_jobs(org_id)], lambda i: self._control(org_id, i, op)
-        )
+        ids = [j.id for j in self.stuck_jobs(org_id)]
+        return self._bulk(ids, lambda i: self.cancel_stuck_job(org_id, i))
+
+    def delete_job(self, org_id: str | None, job_id: str) -> Job:
+        """Delete a job and its history (a queued or paused one is cancelled first; a running
+        one's worker is fenced off at its next heartbeat); the job as it was last."""
+        return self._write(lambda c: queue.delete(c, org_id, job_id))
 
     # --- reaper -----------------------------------------------------------------------------
 
@@ -366,6 +488,10 @@ class SqlJobStore:
         """Workers that heart-beat within three heartbeat periods."""
         within = max(3 * self.settings.heartbeat_seconds, 5.0)
         return self._read(lambda c: registry.live_workers(c, within))
+
+    def registered_workers(self, hostname: str) -> dict[str, int]:
+        """Every worker ever registered from ``hostname``, live or not: id -> pid."""
+        return self._read(lambda c: registry.registered_workers(c, hostname))
 
     # --- worker side (fenced) ---------------------------------------------------------------
 
@@ -445,3 +571,8 @@ class SqlJobStore:
         return self._finish(
             lease, "pause", lambda c: lease_ops.acknowledge_pause(c, lease, message)
         )
+
+
+def _conforms(store: SqlJobStore) -> JobStore:
+    """mypy checks here that SqlJobStore implements the whole JobStore protocol."""
+    return store

@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from kickflow.api import queries, views
+from kickflow.api import views
 from kickflow.api.auth import Member
 from kickflow.api.context import Svc
 from kickflow.api.schemas import CancelRequest, OneOrMany, PauseRequest
 from kickflow.errors import JobIsRunning, JobNotFound
-from kickflow.jobs.db import read_tx
 from kickflow.jobs.models import Job
 from kickflow.jobs.states import JobState
 
@@ -20,8 +19,7 @@ router = APIRouter(prefix="/api/qc", tags=["control"])
 
 def existing(svc: Svc, org_id: str, ids: list[str]) -> list[Job]:
     """The organisation's jobs ``ids``; JobNotFound naming the first one that is not."""
-    with read_tx(svc.store.engine) as conn:
-        found = queries.jobs_by_ids(conn, org_id, ids)
+    found = svc.store.jobs_by_ids(org_id, ids)
     missing = [i for i in ids if i not in {j.id for j in found}]
     if missing:
         raise JobNotFound(
@@ -33,8 +31,7 @@ def existing(svc: Svc, org_id: str, ids: list[str]) -> list[Job]:
 @router.post("/cancel", summary="Cancel jobs (running ones stop within one heartbeat)")
 def cancel(req: CancelRequest, principal: Member, svc: Svc) -> dict[str, Any]:
     if req.all:
-        with read_tx(svc.store.engine) as conn:
-            ids = queries.active_job_ids(conn, principal.org_id)
+        ids = svc.store.active_job_ids(principal.org_id)
     else:
         ids = [req.job_id] if req.job_id else list(dict.fromkeys(req.job_ids or []))
         existing(svc, principal.org_id, ids)

@@ -20,8 +20,6 @@ from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import DEBUG_ACTIONS, DebugAction
 from kickflow.api.tokens import Principal
 from kickflow.errors import KickflowError, PermissionDenied, RequestInvalid, UnknownAction
-from kickflow.jobs import queue
-from kickflow.jobs.db import write_tx
 from kickflow.jobs.models import Job
 from kickflow.jobs.states import JobState
 
@@ -84,12 +82,7 @@ def _retry_one(svc: Services, org_id: str, job_id: str) -> Job:
     job = svc.store.get(org_id, job_id)
     if job.state is not JobState.RUNNING:
         return svc.store.retry(org_id, job_id, "re-queued by an operator (retry_specific)")
-    if job.id not in {j.id for j in svc.store.stuck_jobs(org_id)}:
-        raise RequestInvalid(f"job {job_id} is running and making progress: not stuck, left alone")
-    with write_tx(svc.store.engine) as conn:
-        return queue.retry_stuck_now(
-            conn, queue.locked(conn, org_id, job_id), "stuck: re-queued by an operator"
-        )
+    return svc.store.retry_stuck_job(org_id, job_id)
 
 
 def retry_specific(svc: Services, p: Principal, req: DebugAction) -> dict[str, Any]:

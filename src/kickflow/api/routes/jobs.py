@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from kickflow.api import queries, uploads, views
+from kickflow.api import uploads, views
 from kickflow.api.auth import Member, Viewer
 from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import ID_PATTERN, TEXT_PATTERN, SubmitJob, SubmitOptions
@@ -26,7 +26,6 @@ from kickflow.api.tokens import Principal
 from kickflow.config import Settings
 from kickflow.errors import PriorityNotAllowed, ProfileNotFound, ReportNotReady, RequestInvalid
 from kickflow.jobs import sources
-from kickflow.jobs.db import write_tx
 from kickflow.jobs.models import Job
 from kickflow.jobs.queries import decode_cursor
 from kickflow.profiles.loader import ALIASES, builtin_profile_names
@@ -141,7 +140,7 @@ def _enqueue_uploads(
     svc: Services, org_id: str, opts: SubmitOptions, stored: list[StoredUpload]
 ) -> list[Job]:
     """One job per stored file, all in one transaction (all queued, or none)."""
-    refs = [item.path.relative_to(svc.storage.root).as_posix() for item in stored]
+    refs = [item.ref for item in stored]
     items = [
         svc.store.new_job(
             org_id,
@@ -159,14 +158,14 @@ def _enqueue_uploads(
     jobs = svc.store.enqueue_many(items)
     for job, item, ref in zip(jobs, stored, refs, strict=True):
         if job.source_ref != ref:  # an earlier submission with the same key won
-            svc.storage.remove(item.path)
+            uploads.remove_upload(svc.storage, item.ref)
     return jobs
 
 
 async def _submit_upload(svc: Services, principal: Principal, request: Request) -> list[Job]:
     org_id = principal.org_id
     await run_in_threadpool(svc.store.ensure_queue_room, org_id)  # before a byte is stored
-    with svc.storage.batch(org_id, max_files=svc.settings.max_files_per_upload) as batch:
+    async with uploads.batch(svc.storage, org_id, svc.settings.max_files_per_upload) as batch:
         form = await uploads.receive(request, batch)
         opts = _parsed(SubmitOptions, dict(form.fields))
         check_profile(opts.profile)
@@ -243,8 +242,6 @@ def report(
 
 @router.delete("/jobs/{job_id}", summary="Delete a job (cancelled first if active) and its upload")
 def delete(job_id: JobIdPath, principal: Member, svc: Svc) -> dict[str, Any]:
-    with write_tx(svc.store.engine) as conn:
-        job = queries.delete_job(conn, principal.org_id, job_id)
-    if job.source_type == "upload":
-        svc.storage.remove(svc.storage.root / job.source_ref)
+    job = svc.store.delete_job(principal.org_id, job_id)
+    uploads.remove_job_files(svc.storage, job)
     return {"id": job.id, "deleted": True, "state": job.state.value}

@@ -5,10 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from kickflow import metrics
-from kickflow.api import queries
 from kickflow.api.context import Svc
 from kickflow.jobs import JobStore
-from kickflow.jobs.db import read_tx
 
 router = APIRouter(tags=["observability"])
 
@@ -17,24 +15,19 @@ def snapshot(store: JobStore) -> metrics.Snapshot:
     """Everything /metrics reports, from the store and the event history."""
     counts = store.counts()
     reaper = store.reaper_status()
-    with read_tx(store.engine) as conn:
-        history = {
-            "finished_by_state": queries.finished_by_state(conn),
-            "recoveries_by_reason": queries.event_codes(conn, ["reaped"], None),
-            "ffmpeg_kills_by_reason": queries.event_codes(
-                conn, ["failed", "retry_scheduled"], queries.FFMPEG_KILL_CODES
-            ),
-            "fenced_writes": queries.event_count(conn, "fenced"),
-            "job_duration": queries.job_durations(conn, metrics.DURATION_BUCKETS),
-            "attempts": queries.attempts(conn, metrics.ATTEMPT_BUCKETS),
-        }
+    history = store.job_history(metrics.DURATION_BUCKETS, metrics.ATTEMPT_BUCKETS)
     return metrics.Snapshot(
         jobs_by_state={k: v for k, v in counts.items() if k in metrics.JOB_STATES},
         stuck=counts["stuck"],
         queue_oldest_age_seconds=store.oldest_queued_age() or 0.0,
         workers_alive=len(store.live_workers()),
         reaper_last_run=reaper["last_run"] or 0.0,
-        **history,  # type: ignore[arg-type]
+        finished_by_state=history.finished_by_state,
+        recoveries_by_reason=history.recoveries_by_reason,
+        ffmpeg_kills_by_reason=history.ffmpeg_kills_by_reason,
+        fenced_writes=history.fenced_writes,
+        job_duration=history.job_duration,
+        attempts=history.attempts,
     )
 
 

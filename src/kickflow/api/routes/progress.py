@@ -13,13 +13,12 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from kickflow.api import queries, views
+from kickflow.api import views
 from kickflow.api.auth import Viewer
 from kickflow.api.context import Svc
 from kickflow.api.schemas import ID_PATTERN
 from kickflow.errors import JobNotFound, RequestInvalid
 from kickflow.jobs import JobStore
-from kickflow.jobs.db import read_tx
 
 router = APIRouter(prefix="/api/qc", tags=["progress"])
 MAX_IDS = 200
@@ -50,8 +49,7 @@ def progress(
     job_ids: Annotated[str | None, Query(alias="jobIds", max_length=20_000)] = None,
 ) -> dict[str, Any]:
     ids = _ids(job_id, job_ids)
-    with read_tx(svc.store.engine) as conn:
-        found = queries.jobs_by_ids(conn, principal.org_id, ids)
+    found = svc.store.jobs_by_ids(principal.org_id, ids)
     if job_id is not None:
         if not found:
             raise JobNotFound(f"no job {job_id}")
