@@ -1,0 +1,1 @@
+"""The job store contract suite; start at :mod:`tests.store_contract`."""
