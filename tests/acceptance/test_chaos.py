@@ -25,6 +25,7 @@ from kickflow.jobs import Job, JobState, JobStore
 from kickflow.jobs.schema import workers
 from tests.fixtures_db import sqlite_writable
 from tests.fixtures_media import MediaFactory
+from tests.fixtures_server import start_server
 
 pytestmark = pytest.mark.slow
 
@@ -159,12 +160,27 @@ def fleet(store: JobStore, job_settings: Settings, tmp_path: Path) -> Iterator[F
     }
     logs = tmp_path / "logs"
     logs.mkdir()
+    service = None
+    if store.url.startswith("sqlite"):
+        # On SQLite workers are clients of the service (a direct worker is refused): the
+        # fleet talks to a real `kickflow serve --workers 0` on the same database.
+        service = start_server(
+            tmp_path / "service", store.url, env={**TIMINGS,
+            "KICKFLOW_ALLOWED_ROOTS": job_settings.allowed_roots},
+        )  # fmt: skip
+        del env["KICKFLOW_DATABASE_URL"]
+        env["KICKFLOW_SERVER_URL"] = service.url
+        env["KICKFLOW_WORKER_TOKEN"] = service.token_for("local", "worker")
     fleet = Fleet(env, logs)
-    yield fleet
-    for pid in fleet.alive():
-        os.kill(pid, signal.SIGCONT)
-        os.kill(pid, signal.SIGKILL)
-        fleet.procs[pid].wait()
+    try:
+        yield fleet
+    finally:
+        for pid in fleet.alive():
+            os.kill(pid, signal.SIGCONT)
+            os.kill(pid, signal.SIGKILL)
+            fleet.procs[pid].wait()
+        if service is not None:
+            service.stop()
 
 
 def test_chaos_every_job_ends_with_one_accepted_result(

@@ -32,6 +32,7 @@ from kickflow.jobs import JobStore, SqlJobStore
 from tests.fixtures_db import sqlite_writable
 from tests.fixtures_media import H264_AAC, MediaFactory
 from tests.fixtures_server import Server, start_server, wait_for
+from tests.integration.test_db_lock import LockHolder, process_state
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = sorted((ROOT / "docs" / "runbooks").glob("*.md"))
@@ -195,6 +196,7 @@ def scenario(
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "KICKFLOW_URL": server.url,
         "KICKFLOW_TOKEN": server.token,
+        "KICKFLOW_WORKER_TOKEN": server.token_for("local", "worker"),
         "HOME": str(work),
     }
     with server.client() as api:
@@ -203,6 +205,7 @@ def scenario(
             yield s
         finally:
             s.store.close()
+            drop_lock_holders()
             for pid in s.frozen:
                 _kill(pid, signal.SIGKILL)
             server.stop()
@@ -370,6 +373,79 @@ def ffmpeg_kills(s: Scenario, r: Run) -> None:
 
 def db_current(s: Scenario, r: Run) -> None:
     assert r.stdout.strip(), r.stderr
+
+
+# A helper process frozen while it holds the SQLite write lock (tests/integration/test_db_lock.py).
+LOCK_HOLDERS: list[LockHolder] = []
+
+
+def drop_lock_holders() -> None:
+    while LOCK_HOLDERS:
+        LOCK_HOLDERS.pop().close()  # SIGKILL: the kernel frees its lock
+
+
+def lock_held(s: Scenario) -> dict[str, str]:
+    drop_lock_holders()
+    holder = LockHolder(s.store.url)
+    LOCK_HOLDERS.append(holder)
+    holder.freeze()
+    wait_for(lambda: s.health()["database"]["status"] != "ok", 30, "health to name the holder")
+    return {"HOLDER_PID": str(holder.pid)}
+
+
+def with_lock_holder(check: Callable[[Scenario, Run, LockHolder], None]) -> Verify:
+    def verify(s: Scenario, r: Run) -> None:
+        try:
+            check(s, r, LOCK_HOLDERS[-1])
+        finally:
+            drop_lock_holders()
+        s.store.resume_queue()  # a write, through the queue: the lock is free again
+
+    verify.__name__ = check.__name__
+    return verify
+
+
+def holder_named(s: Scenario, r: Run, holder: LockHolder) -> None:
+    status, message = r.lines()
+    assert status in {"warning", "error"}
+    assert f"held by pid {holder.pid} (kickflow worker), stopped, for " in message
+
+
+def holder_pid_exported(s: Scenario, r: Run, holder: LockHolder) -> None:
+    assert r.stdout.strip() == str(holder.pid)
+
+
+def holder_shown_stopped(s: Scenario, r: Run, holder: LockHolder) -> None:
+    row = r.lines()[1].split()
+    assert row[0] == str(holder.pid) and row[1].startswith("T"), r.stdout
+
+
+def holder_resumed(s: Scenario, r: Run, holder: LockHolder) -> None:
+    wait_for(lambda: process_state(holder.pid) not in ("T", "t"), 10, "the holder to resume")
+    holder.release()  # what the resumed process does: commit and let go
+    assert not_held_by(s, holder)
+
+
+def holder_killed(s: Scenario, r: Run, holder: LockHolder) -> None:
+    assert holder.process.wait(timeout=10) == -signal.SIGKILL
+    assert not_held_by(s, holder)
+
+
+def not_held_by(s: Scenario, holder: LockHolder) -> bool:
+    """The helper holds the lock no more (the service itself may hold it for a moment)."""
+    now = s.store.write_lock_holder()
+    return now is None or now.pid != holder.pid
+
+
+def lock_freed(s: Scenario) -> dict[str, str]:
+    """After the fix: no helper holds the lock (health snapshots are a moment old)."""
+    drop_lock_holders()
+    wait_for(lambda: s.health()["database"]["status"] == "ok", 10, "the database to be ok")
+    return {}
+
+
+def database_ok(s: Scenario, r: Run) -> None:
+    assert r.lines() == ["ok"], s.health()["database"]
 
 
 def trigger_restarts_the_frozen_slot(s: Scenario, r: Run) -> None:
@@ -596,6 +672,20 @@ CHECKS: dict[str, Check] = {
         anything, component_status("database", "ok")
     ),
     "kickflow db current": Check(anything, db_current),
+    """curl -sS "$KICKFLOW_URL/api/health/full" | jq -r '.database.status, .database.message'""": Check(
+        lock_held, with_lock_holder(holder_named)
+    ),
+    """export HOLDER_PID=$(curl -sS "$KICKFLOW_URL/api/health/full" | jq -r '.database.details.lock_holder.pid')""": Check(
+        lock_held, with_lock_holder(holder_pid_exported)
+    ),
+    'ps -o pid,stat,etimes,args -p "$HOLDER_PID"': Check(
+        lock_held, with_lock_holder(holder_shown_stopped)
+    ),
+    'kill -CONT "$HOLDER_PID"': Check(lock_held, with_lock_holder(holder_resumed)),
+    'kill -KILL "$HOLDER_PID"': Check(lock_held, with_lock_holder(holder_killed)),
+    """curl -sS "$KICKFLOW_URL/api/health/full" | jq -r '.database.status'""": Check(
+        lock_freed, database_ok
+    ),
     """curl -sS -X POST -H "Authorization: Bearer $KICKFLOW_TOKEN" -H "Content-Type: application/json" -d '{"action": "trigger_worker"}' "$KICKFLOW_URL/api/qc/debug" | jq""": Check(
         stuck, trigger_restarts_the_frozen_slot
     ),
@@ -637,7 +727,9 @@ CHECKS: dict[str, Check] = {
     """curl -sS -X POST -H "Authorization: Bearer $KICKFLOW_TOKEN" -H "Content-Type: application/json" -d '{"action": "trigger_worker"}' "$KICKFLOW_URL/api/qc/debug" | jq '{restarted, message}'""": Check(
         anything, trigger_summary
     ),
-    "kickflow worker --concurrency 2": Check(anything, extra_worker(2), background=True),
+    'kickflow worker --server "$KICKFLOW_URL" --concurrency 2': Check(
+        anything, extra_worker(2), background=True
+    ),
     # qc-failure-rate-high.md
     """curl -sS -H "Authorization: Bearer $KICKFLOW_TOKEN" "$KICKFLOW_URL/api/qc/jobs?state=failed&limit=200" | jq -r '.jobs[].lastError.code' | sort | uniq -c | sort -rn""": Check(
         failed, failed_codes_counted
@@ -658,7 +750,9 @@ CHECKS: dict[str, Check] = {
     """grep -E 'action=worker_(started|stopping|stopped)' "$KICKFLOW_DATA_DIR/log/kickflow.log" | tail -n 20""": Check(
         anything, worker_lifecycle_lines
     ),
-    "kickflow worker --concurrency 1": Check(anything, extra_worker(1), background=True),
+    'kickflow worker --server "$KICKFLOW_URL" --concurrency 1': Check(
+        anything, extra_worker(1), background=True
+    ),
     """curl -sS "$KICKFLOW_URL/api/health/full" | jq '.qc_worker.details.workers'""": Check(
         healthy, worker_count
     ),
@@ -708,8 +802,8 @@ def _run(s: Scenario, command: Command, extra: dict[str, str], background: bool)
     if background:
         return _run_background(s, command, env, cwd)
     text = command.text
-    if text.startswith("export JOB_ID="):
-        text += ' && printf "%s\\n" "$JOB_ID"'
+    if exported := re.match(r"export (JOB_ID|HOLDER_PID)=", text):
+        text += f' && printf "%s\\n" "${exported.group(1)}"'
     done = subprocess.run(
         ["bash", "-c", text],
         env=env,

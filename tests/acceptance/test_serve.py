@@ -122,9 +122,12 @@ def _worker_pid(client: httpx.Client, worker_id: str) -> int:
 
 
 def _start_worker(server: Server) -> subprocess.Popen[bytes]:
+    """A separate worker process, a client of the service (no database access)."""
+    env = {k: v for k, v in server.env.items() if k != "KICKFLOW_DATABASE_URL"}
+    env["KICKFLOW_WORKER_TOKEN"] = server.token_for("local", "worker")
     return subprocess.Popen(
-        [sys.executable, "-m", "kickflow", "worker", "--concurrency", "1"],
-        env=server.env,
+        [sys.executable, "-m", "kickflow", "worker", "--server", server.url, "--concurrency", "1"],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

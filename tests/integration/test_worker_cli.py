@@ -14,6 +14,7 @@ import pytest
 
 from kickflow.config import Settings
 from kickflow.jobs import JobState, JobStore
+from tests.fixtures_server import Server, start_server
 
 
 @pytest.fixture
@@ -27,6 +28,21 @@ def cli_env(job_settings: Settings, tmp_path: Path) -> dict[str, str]:
         "KICKFLOW_POLL_SECONDS": "0.2",
         "KICKFLOW_SHUTDOWN_GRACE_SECONDS": "0.5",
     }
+
+
+def worker_side(env: dict[str, str], tmp_path: Path) -> tuple[Server | None, dict[str, str]]:
+    """The environment of a `kickflow worker`: on PostgreSQL the database itself; on SQLite a
+    client of a real `kickflow serve --workers 0` on the same database and data directory."""
+    if not env["KICKFLOW_DATABASE_URL"].startswith("sqlite"):
+        return None, env
+    keep = ("KICKFLOW_DATA_DIR", "KICKFLOW_ALLOWED_ROOTS", "KICKFLOW_HEARTBEAT_SECONDS")
+    service = start_server(
+        tmp_path / "service", env["KICKFLOW_DATABASE_URL"], env={k: env[k] for k in keep}
+    )
+    worker_env = {k: v for k, v in env.items() if k != "KICKFLOW_DATABASE_URL"}
+    worker_env["KICKFLOW_SERVER_URL"] = service.url
+    worker_env["KICKFLOW_WORKER_TOKEN"] = service.token_for("local", "worker")
+    return service, worker_env
 
 
 def kickflow(
@@ -47,11 +63,13 @@ def wait_for(what: str, predicate: Callable[[], bool], timeout: float = 30.0) ->
 
 def test_unmigrated_database_is_refused_with_the_fix(tmp_path: Path) -> None:
     env = {**os.environ, "KICKFLOW_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"}
-    for args in (["worker"], ["jobs", "list"]):
-        done = kickflow(env, *args)
-        assert done.returncode == 2
-        assert "not migrated" in done.stderr and "kickflow db upgrade" in done.stderr
-        assert "Traceback" not in done.stderr
+    done = kickflow(env, "jobs", "list")
+    assert done.returncode == 2
+    assert "not migrated" in done.stderr and "kickflow db upgrade" in done.stderr
+    assert "Traceback" not in done.stderr
+    direct = kickflow(env, "worker")  # a direct worker on SQLite is refused first
+    assert direct.returncode == 2 and "--server" in direct.stderr
+    assert "Traceback" not in direct.stderr
     upgraded = kickflow(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     assert "migrated" in upgraded.stdout
@@ -69,9 +87,10 @@ def test_submit_run_wait_show_and_graceful_stop(
     first, second = submitted.stdout.split()
     assert "copied into storage" in submitted.stderr
     log = (tmp_path / "worker.log").open("wb")
+    service, worker_env = worker_side(cli_env, tmp_path)
     worker = subprocess.Popen(
         [sys.executable, "-m", "kickflow", "worker", "--concurrency", "2"],
-        env=cli_env, stdout=log, stderr=subprocess.STDOUT,
+        env=worker_env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
         for job_id in (first, second):
@@ -85,6 +104,8 @@ def test_submit_run_wait_show_and_graceful_stop(
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+        if service is not None:
+            service.stop()
     text = (tmp_path / "worker.log").read_text()
     assert "[QCWorker] action=completed" in text and "action=worker_stopped" in text
 

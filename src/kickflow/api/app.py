@@ -11,10 +11,11 @@ from kickflow import __version__
 from kickflow.api import errors
 from kickflow.api.context import ReaperSchedule, Services, WorkerControl
 from kickflow.api.limits import RequestLimits
-from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web
+from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web, worker
 from kickflow.config import Settings, get_settings
 from kickflow.jobs import JobStore, SqlJobStore
-from kickflow.storage import UploadStorage
+from kickflow.storage import open_storage, upload_limit_bytes
+from kickflow.worker import protocol as wire
 
 MAX_JSON_BYTES = 1024 * 1024
 UPLOAD_PATH = "/api/qc/jobs"
@@ -35,7 +36,7 @@ def create_app(
     (``kickflow serve`` uses it for the reaper and the embedded worker slots)."""
     settings = settings or get_settings()
     store = store or SqlJobStore(settings=settings)
-    storage = UploadStorage(settings.data_dir, settings.max_upload_mb * 1024 * 1024)
+    storage = open_storage(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -54,12 +55,13 @@ def create_app(
     app.add_middleware(
         RequestLimits,
         max_json_bytes=MAX_JSON_BYTES,
-        max_upload_bytes=storage.max_request_bytes,
+        max_upload_bytes=upload_limit_bytes(settings),
         upload_path=UPLOAD_PATH,
         body_idle_seconds=settings.http_body_idle_seconds,
         body_min_bytes_per_second=settings.http_body_min_bytes_per_second,
+        json_limits_by_prefix={wire.PREFIX: wire.MAX_BODY_BYTES},
     )
-    for module in (health, jobs, progress, control, debug, metrics, web):
+    for module in (health, jobs, progress, control, debug, metrics, web, worker):
         app.include_router(module.router)
     return app
 

@@ -80,9 +80,11 @@ class RequestLimits:
         upload_path: str,
         body_idle_seconds: float,
         body_min_bytes_per_second: float,
+        json_limits_by_prefix: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
+        self.json_limits_by_prefix = json_limits_by_prefix or {}
         self.max_upload_bytes = max_upload_bytes
         self.upload_path = upload_path
         self.body_idle_seconds = body_idle_seconds
@@ -98,7 +100,7 @@ class RequestLimits:
         if problem is not None:
             await problem(scope, receive, send)
             return
-        limit = self.max_upload_bytes + MULTIPART_SLACK if upload else self.max_json_bytes
+        limit = self.max_upload_bytes + MULTIPART_SLACK if upload else self._json_limit(scope)
         pace = BodyPace(self.body_idle_seconds, self.body_min_bytes_per_second)
         guard = _BodyGuard(receive, send, limit, pace)
         try:
@@ -109,6 +111,14 @@ class RequestLimits:
         if guard.too_slow is not None:
             await guard.answer_timeout(scope)
 
+    def _json_limit(self, scope: Scope) -> int:
+        """The JSON body limit of this path (worker reports may be larger than user requests)."""
+        path: str = scope["path"]
+        for prefix, limit in self.json_limits_by_prefix.items():
+            if path.startswith(prefix):
+                return limit
+        return self.max_json_bytes
+
     def _refusal(self, scope: Scope, media_type: str, upload: bool) -> ASGIApp | None:
         if scope["path"].startswith("/api/") and not upload and media_type != JSON:
             allowed = f"{JSON} or {MULTIPART}" if scope["path"] == self.upload_path else JSON
@@ -117,7 +127,7 @@ class RequestLimits:
                 415, "unsupported_media_type", f"Content-Type {got} not accepted: send {allowed}"
             )
         declared = _header(scope, b"content-length")
-        limit = self.max_upload_bytes + MULTIPART_SLACK if upload else self.max_json_bytes
+        limit = self.max_upload_bytes + MULTIPART_SLACK if upload else self._json_limit(scope)
         if declared.isdigit() and int(declared) > limit:
             what = "upload" if upload else "request body"
             return error_response(

@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from kickflow.api import queries
 from kickflow.config import Settings
 from kickflow.jobs import Job, JobStore
-from kickflow.jobs.db import read_tx
+from kickflow.jobs.accounts import IssuedToken
 
 log = logging.getLogger("kickflow.slots")
+TOKEN_NAME_PREFIX = "embedded worker slots of "  # noqa: S105 - a token name, not a secret
 WATCH_SECONDS = 2.0
 RUNNING_PAGE, MAX_RUNNING_PAGES = 200, 50
 
@@ -61,8 +61,19 @@ def may_replace(scope: str | None, job_orgs: set[str]) -> bool:
 class WorkerSlots:
     """Starts, watches and replaces the worker child processes."""
 
-    def __init__(self, count: int, settings: Settings, store: JobStore, log_file: Path) -> None:
+    def __init__(
+        self,
+        count: int,
+        settings: Settings,
+        store: JobStore,
+        log_file: Path,
+        *,
+        server_url: str,
+        token: str,
+    ) -> None:
         self.count = count
+        self.server_url = server_url
+        self.token = token
         self.settings = settings
         self.store = store
         self.log_file = log_file
@@ -83,7 +94,10 @@ class WorkerSlots:
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["KICKFLOW_DATA_DIR"] = str(self.settings.data_dir.resolve())
-        env["KICKFLOW_DATABASE_URL"] = self.settings.resolved_database_url()
+        # The slots reach the database only through the service: no URL, no credentials.
+        env.pop("KICKFLOW_DATABASE_URL", None)
+        env["KICKFLOW_SERVER_URL"] = self.server_url
+        env["KICKFLOW_WORKER_TOKEN"] = self.token
         return env
 
     def _spawn(self, index: int) -> Slot:
@@ -147,8 +161,7 @@ class WorkerSlots:
 
     def _health(self) -> SlotHealth:
         hostname = os.uname().nodename
-        with read_tx(self.store.engine) as conn:
-            registered = queries.registered_workers(conn, hostname)
+        registered = self.store.registered_workers(hostname)
         live = {w.pid for w in self.store.live_workers() if w.hostname == hostname}
         stuck_owners = {j.worker_id for j in self.store.stuck_jobs()}
         wedged = {pid for wid, pid in registered.items() if wid in stuck_owners}
@@ -213,6 +226,41 @@ class WorkerSlots:
             "slots": states,
             "message": message,
         }
+
+
+def loopback_url(host: str, port: int) -> str:
+    """Where this host's own slots reach the service that listens on ``host``."""
+    if host in {"0.0.0.0", "", "localhost"}:  # noqa: S104 - mapping a bind address to loopback
+        return f"http://127.0.0.1:{port}"
+    if host == "::":
+        return f"http://[::1]:{port}"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _token_owner_alive(name: str | None, hostname: str) -> bool:
+    """Whether the ``kickflow serve`` that made the slot token called ``name`` still runs."""
+    prefix = f"{TOKEN_NAME_PREFIX}{hostname} pid "
+    if not name or not name.startswith(prefix) or not name[len(prefix) :].isdigit():
+        return True  # not one of this host's: leave it
+    try:
+        os.kill(int(name[len(prefix) :]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def embedded_worker_token(store: JobStore, org_id: str) -> IssuedToken:
+    """A fresh worker token for this process's slots (revoked when the service stops, or by
+    the next start on this host if the service died first). The secret lives only in the
+    slots' environment."""
+    hostname = os.uname().nodename
+    for token in store.list_tokens(org_id):
+        if token.revoked_at is None and not _token_owner_alive(token.name, hostname):
+            store.revoke_token(token.id)
+    name = f"{TOKEN_NAME_PREFIX}{hostname} pid {os.getpid()}"
+    return store.create_token(org_id, "worker", name=name)
 
 
 def _signal(process: subprocess.Popen[bytes], sig: signal.Signals) -> bool:

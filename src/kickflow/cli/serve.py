@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kickflow.api.tokens import IssuedToken, create_token
+from kickflow.api.tokens import IssuedToken
 from kickflow.config import Settings, get_settings
-from kickflow.jobs import JobStore, SqlJobStore
-from kickflow.jobs.db import read_tx, write_tx
-from kickflow.jobs.migrate import current_revision
-from kickflow.jobs.registry import LOCAL_ORG
-from kickflow.jobs.schema import api_tokens
+from kickflow.errors import KickflowError
+from kickflow.jobs import LOCAL_ORG, JobStore, SqlJobStore
 from kickflow.jobs.sources import check_data_dir_outside_roots
 
 if TYPE_CHECKING:
@@ -45,28 +42,23 @@ def configure_logging(path: Path) -> None:
 def open_store(settings: Settings) -> JobStore:
     """The job store; an empty database is migrated on first start."""
     store = SqlJobStore(settings=settings, check_migrated=False)
-    if current_revision(store.engine) is None:
+    if store.revision() is None:
         typer.echo(f"kickflow: new database at {_shown(store)}: applying migrations", err=True)
         store.migrate()
     store.close()
     return SqlJobStore(settings=settings)
 
 
-def _shown(store: JobStore) -> str:
-    return store.engine.url.render_as_string(hide_password=True)
+def _shown(store: SqlJobStore) -> str:
+    return store.describe()
 
 
 def first_run_token(store: JobStore) -> IssuedToken | None:
-    """An admin token for the local organisation, only when it has no token yet."""
+    """An admin token for the local organisation, only when it has never had a token."""
     org_id = store.ensure_org(LOCAL_ORG)
-    with read_tx(store.engine) as conn:
-        has_token = conn.execute(
-            api_tokens.select().where(api_tokens.c.org_id == org_id).limit(1)
-        ).first()
-    if has_token:
+    if store.org_has_tokens(org_id):
         return None
-    with write_tx(store.engine) as conn:
-        return create_token(conn, org_id, "admin", name="first run of kickflow serve")
+    return store.create_token(org_id, "admin", name="first run of kickflow serve")
 
 
 def banner(url: str, token: IssuedToken | None, workers: int) -> str:
@@ -103,26 +95,39 @@ def serve(
     """Run the service: API, dashboard, worker slots and the reaper."""
     from kickflow.api import create_app
     from kickflow.api.background import ReaperLoop
-    from kickflow.api.slots import WorkerSlots
+    from kickflow.api.slots import WorkerSlots, embedded_worker_token, loopback_url
 
     settings = get_settings()
     check_data_dir_outside_roots(settings)  # before anything is created or started
     configure_logging(log_path(settings))
     store = open_store(settings)
     token = first_run_token(store)
-    slots = WorkerSlots(workers, settings, store, log_path(settings)) if workers else None
+    slots = None
+    if workers:
+        # The slots are clients of this service (loopback): only this process writes the
+        # database, so a suspended slot cannot hold a lock the service waits for.
+        slot_token = embedded_worker_token(store, store.ensure_org(LOCAL_ORG))
+        slots = WorkerSlots(
+            workers, settings, store, log_path(settings),
+            server_url=loopback_url(host, port), token=slot_token.secret,
+        )  # fmt: skip
     reaper = ReaperLoop(store, settings.reaper_interval_seconds)
+    stop_extra = (lambda: store.revoke_token(slot_token.id)) if workers else None
     app = create_app(
-        settings, store=store, workers=slots, reaper=reaper, background=_starter(reaper, slots)
-    )
+        settings, store=store, workers=slots, reaper=reaper,
+        background=_starter(reaper, slots, stop_extra),
+    )  # fmt: skip
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
     typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
     sys.stdout.flush()
     _run(app, host, port)
 
 
-def _starter(reaper: ReaperLoop, slots: WorkerSlots | None) -> Callable[[], Callable[[], None]]:
-    """What the app starts with its lifespan: the reaper loop, then the worker slots."""
+def _starter(
+    reaper: ReaperLoop, slots: WorkerSlots | None, after_stop: Callable[[], object] | None = None
+) -> Callable[[], Callable[[], None]]:
+    """What the app starts with its lifespan: the reaper loop, then the worker slots
+    (``after_stop`` runs once both have stopped: the slots' token is revoked)."""
 
     def start() -> Callable[[], None]:
         reaper.start()
@@ -133,6 +138,13 @@ def _starter(reaper: ReaperLoop, slots: WorkerSlots | None) -> Callable[[], Call
             if slots:
                 slots.stop()
             reaper.stop()
+            if after_stop:
+                try:
+                    after_stop()
+                except KickflowError as exc:  # the next start on this host revokes it
+                    logging.getLogger("kickflow.slots").warning(
+                        "could not revoke the worker slots' token: %s", exc.message
+                    )
 
         return stop
 

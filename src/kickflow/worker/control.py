@@ -8,14 +8,14 @@ import threading
 import time
 
 from kickflow.errors import (
-    DatabaseError,
     FileTooLarge,
     JobCancelRequested,
     JobPauseRequested,
     JobReleased,
+    KickflowError,
     LeaseLost,
 )
-from kickflow.jobs import JobStore, Lease
+from kickflow.jobs import Lease, WorkerPort
 from kickflow.worker import logs
 
 
@@ -23,7 +23,12 @@ class JobControl:
     """Progress reporting and stop signals for one attempt."""
 
     def __init__(
-        self, store: JobStore, lease: Lease, heartbeat_seconds: float, release: threading.Event
+        self,
+        store: WorkerPort,
+        lease: Lease,
+        heartbeat_seconds: float,
+        release: threading.Event,
+        lease_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.lease = lease
@@ -32,6 +37,11 @@ class JobControl:
         self.phase = "initializing"
         self.progress = 0.0
         self._last_beat = 0.0
+        # Without a successful heartbeat for this long the lease has run out (or is about to):
+        # the work stops, since whatever it produces would be fenced off.
+        lease_s = lease_seconds if lease_seconds is not None else store.settings.lease_seconds
+        self.silence_limit = max(lease_s - heartbeat_seconds / 2, heartbeat_seconds)
+        self._last_ok = time.monotonic()
 
     def report(self, progress: float, phase: str, *, force: bool = False) -> None:
         """Record progress; heartbeat when due (or ``force``); raise if the job must stop."""
@@ -43,11 +53,22 @@ class JobControl:
         self._last_beat = time.monotonic()
         try:
             reply = self.store.heartbeat(self.lease, self.progress, phase)
-        except DatabaseError as exc:
-            # A database hiccup must not kill healthy work: if it lasts, the lease expires
-            # and the final write is fenced off.
+        except LeaseLost:
+            raise
+        except KickflowError as exc:
+            if exc.permanent:
+                raise
+            # A database or network hiccup must not kill healthy work, until the silence has
+            # lasted as long as the lease: then another worker may own the job already.
+            silent = time.monotonic() - self._last_ok
             logs.warning("heartbeat_failed", job=self.lease.job_id, error=exc.message)
+            if silent >= self.silence_limit:
+                raise LeaseLost(
+                    f"job {self.lease.job_id}: no heartbeat accepted for {silent:.0f} s "
+                    f"({exc.message}); the lease has run out, stopping"
+                ) from exc
             return
+        self._last_ok = time.monotonic()
         if not reply.lease_held:
             raise LeaseLost(f"job {self.lease.job_id}: lease lost at {self.progress:.0f}%")
         if reply.cancel_requested:

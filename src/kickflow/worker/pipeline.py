@@ -23,7 +23,7 @@ from kickflow.errors import (
     KickflowError,
     LeaseLost,
 )
-from kickflow.jobs import Claimed, Job, JobStore, Lease, sources
+from kickflow.jobs import Claimed, Job, Lease, WorkerPort, sources
 from kickflow.profiles import Profile, load_profile
 from kickflow.worker import logs
 from kickflow.worker.control import JobControl, too_large_message
@@ -53,6 +53,32 @@ class QCEngine(Protocol):
     ) -> QCReport: ...
 
 
+OnBytes = Callable[[int, int | None], None]
+
+
+class InputFetcher(Protocol):
+    """Puts the job's file where the engine can read it (a copy in the attempt's temp dir, or
+    the file itself when it may be read in place); ``on_bytes(done, total)`` as bytes arrive."""
+
+    def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path: ...
+
+
+class LocalInputs:
+    """Inputs on this machine: path sources under KICKFLOW_ALLOWED_ROOTS and the service's
+    own upload storage (a direct-database worker)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path:
+        source = sources.get_source(job.source_type)
+        info = source.inspect(job.source_ref, self.settings)
+        max_bytes = self.settings.max_file_mb * 1_000_000
+        if max_bytes and info.size is not None and info.size > max_bytes:
+            raise FileTooLarge(too_large_message(info.size, max_bytes))
+        return source.fetch(job.source_ref, dest_dir, self.settings, on_bytes)
+
+
 def default_engine() -> QCEngine:
     from kickflow.engine import check_file
 
@@ -76,16 +102,23 @@ def watchdog_settings(settings: Settings) -> Settings:
 
 @dataclass
 class AttemptContext:
-    store: JobStore
+    store: WorkerPort
     settings: Settings
     engine: QCEngine
     release: threading.Event
+    inputs: InputFetcher | None = None
+
+    def __post_init__(self) -> None:
+        if self.inputs is None:
+            self.inputs = LocalInputs(self.settings)
 
 
 def run_attempt(ctx: AttemptContext, claimed: Claimed) -> str:
     """Run one claimed attempt to its single final write; returns the outcome's name."""
     job, lease = claimed.job, claimed.lease
-    control = JobControl(ctx.store, lease, ctx.settings.heartbeat_seconds, ctx.release)
+    control = JobControl(
+        ctx.store, lease, ctx.settings.heartbeat_seconds, ctx.release, ctx.settings.lease_seconds
+    )
     fields = {"job": job.id, "attempt": lease.attempt, "worker": lease.worker_id}
     logs.info("started", file=job.file_name, source=job.source_type, **fields)
     with job_dir(ctx.settings.data_dir, lease) as tmp:
@@ -104,17 +137,11 @@ def _analyse(
 ) -> tuple[str, dict[str, Any]]:
     control.report(5.0, "initializing", force=True)
     profile = load_profile(job.profile)
-    source = sources.get_source(job.source_type)
-    info = source.inspect(job.source_ref, ctx.settings)
     max_bytes = ctx.settings.max_file_mb * 1_000_000
-    if max_bytes and info.size is not None and info.size > max_bytes:
-        raise FileTooLarge(too_large_message(info.size, max_bytes))
     control.report(10.0, "downloading", force=True)
-    path = source.fetch(
-        job.source_ref,
-        tmp,
-        ctx.settings,
-        lambda done, total: control.on_bytes(done, total, max_bytes),
+    assert ctx.inputs is not None  # set in __post_init__
+    path = ctx.inputs.fetch(
+        job, control.lease, tmp, lambda done, total: control.on_bytes(done, total, max_bytes)
     )
     control.report(40.0, "analyzing", force=True)
     report = ctx.engine(

@@ -1,9 +1,11 @@
-"""The worker process: N job slots (threads; the work happens in FFmpeg child processes), a
+"""The worker process: N job slots (threads; the work happens in FFmpeg child processes), one
+claimer that fetches as many jobs as there are free slots in one call (a batch claim), a
 housekeeping thread for the registry heartbeat and the reaper, and graceful shutdown."""
 
 from __future__ import annotations
 
 import os
+import queue
 import random
 import secrets
 import signal
@@ -16,12 +18,19 @@ from types import FrameType
 from kickflow.cli.errors import describe
 from kickflow.config import Settings
 from kickflow.errors import KickflowError, LeaseLost
-from kickflow.jobs import Claimed, JobStore
+from kickflow.jobs import Claimed, WorkerPort
 from kickflow.worker import logs
-from kickflow.worker.pipeline import AttemptContext, QCEngine, default_engine, run_attempt
+from kickflow.worker.pipeline import (
+    AttemptContext,
+    InputFetcher,
+    QCEngine,
+    default_engine,
+    run_attempt,
+)
 from kickflow.worker.tempdirs import clean_stale
 
 HOUSEKEEPING_TICK_S = 0.2
+HANDOFF_WAIT_S = 0.5
 
 
 def new_worker_id() -> str:
@@ -34,12 +43,13 @@ class Worker:
 
     def __init__(
         self,
-        store: JobStore,
+        store: WorkerPort,
         settings: Settings | None = None,
         *,
         concurrency: int | None = None,
         engine: QCEngine | None = None,
         worker_id: str | None = None,
+        inputs: InputFetcher | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or store.settings
@@ -47,7 +57,9 @@ class Worker:
         self.id = worker_id or new_worker_id()
         self.outcomes: Counter[str] = Counter()
         self._release = threading.Event()
-        self._ctx = AttemptContext(store, self.settings, engine or default_engine(), self._release)
+        self._ctx = AttemptContext(
+            store, self.settings, engine or default_engine(), self._release, inputs
+        )
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._signalled = threading.Event()
@@ -56,6 +68,9 @@ class Worker:
         self._active: dict[int, Claimed] = {}
         self._slots: dict[int, threading.Thread] = {}
         self._housekeeper: threading.Thread | None = None
+        self._claimer: threading.Thread | None = None
+        self._handoff: queue.SimpleQueue[Claimed] = queue.SimpleQueue()
+        self._free = self.concurrency  # slots with no job and no job on its way to them
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -71,6 +86,8 @@ class Worker:
         self._housekeeper.start()
         for slot in range(self.concurrency):
             self._start_slot(slot)
+        self._claimer = threading.Thread(target=self._claim_loop, name="kf-claimer", daemon=True)
+        self._claimer.start()
         logs.info("worker_started", worker=self.id, concurrency=self.concurrency, pid=os.getpid())
         if self.settings.heartbeat_seconds > self.settings.lease_seconds / 3:
             logs.warning(
@@ -106,10 +123,9 @@ class Worker:
 
     def _slot_loop(self, slot: int) -> None:
         while not self._stopping.is_set():
-            claimed = self._claim()
-            if claimed is None:
-                if self._wake.wait(self.settings.poll_seconds):
-                    self._wake.clear()
+            try:
+                claimed = self._handoff.get(timeout=HANDOFF_WAIT_S)
+            except queue.Empty:
                 continue
             with self._lock:
                 self._active[slot] = claimed
@@ -120,18 +136,35 @@ class Worker:
             finally:
                 with self._lock:
                     self._active.pop(slot, None)
+                    self._free += 1
+                self._wake.set()  # the claimer fetches the next job for this slot now
 
-    def _claim(self) -> Claimed | None:
+    def _claim_loop(self) -> None:
+        """Claim as many jobs as there are free slots, in one call, and hand them over."""
+        while not self._stopping.is_set():
+            with self._lock:
+                free = self._free
+            got = self._claim(free) if free else []
+            if not got:
+                if self._wake.wait(self.settings.poll_seconds):
+                    self._wake.clear()
+                continue
+            with self._lock:
+                self._free -= len(got)
+            for claimed in got:
+                self._handoff.put(claimed)
+
+    def _claim(self, limit: int) -> list[Claimed]:
         try:
-            got = self.store.claim(self.id)
+            got = self.store.claim(self.id, limit)
         except KickflowError as exc:
             logs.warning("claim_failed", worker=self.id, error=exc.message)
             self._stopping.wait(self.settings.poll_seconds)
-            return None
-        if got:
-            job = got[0].job
+            return []
+        for claimed in got:
+            job = claimed.job
             logs.info("claimed", job=job.id, attempt=job.attempt, worker=self.id)
-        return got[0] if got else None
+        return got
 
     # --- housekeeping: registry heartbeat and reaper ----------------------------------------
 
@@ -143,7 +176,7 @@ class Worker:
             if now >= next_beat:
                 next_beat = now + self.settings.heartbeat_seconds
                 self._beat()
-            if now >= next_reap:
+            if now >= next_reap and self.store.runs_reaper:
                 next_reap = now + self.settings.reaper_interval_seconds
                 self.reap_once()
 
@@ -183,6 +216,8 @@ class Worker:
         if self.running_jobs():
             self._release.set()  # raised at the job's next progress report; FFmpeg is killed
             self._join_slots(time.monotonic() + 2 * self.settings.heartbeat_seconds + 2.0)
+        if self._claimer is not None:
+            self._claimer.join(timeout=self.settings.poll_seconds + 5.0)
         self._force_release()
         self._housekeeping_done.set()
         if self._housekeeper is not None:
@@ -198,8 +233,15 @@ class Worker:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     def _force_release(self) -> None:
-        """Jobs whose slot is wedged (no progress reports) go back to the queue from here."""
-        for claimed in self.running_jobs():
+        """Jobs whose slot is wedged (no progress reports), and jobs claimed but not started
+        when the slots stopped, go back to the queue from here."""
+        waiting: list[Claimed] = []
+        while True:
+            try:
+                waiting.append(self._handoff.get_nowait())
+            except queue.Empty:
+                break
+        for claimed in self.running_jobs() + waiting:
             try:
                 self.store.release(claimed.lease, "its worker shut down")
                 logs.info(
