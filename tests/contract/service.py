@@ -55,6 +55,7 @@ class ServiceContract:
         wanted = ("queued", "running", "failed")
         assert store.jobs.state_counts(wanted) == {"queued": 2, "running": 2, "failed": 0}
         assert list(store.jobs.state_counts(["paused", "queued"])) == ["paused", "queued"]
+        assert store.jobs.state_counts([]) == {}
         with pytest.raises(ValueError):
             store.jobs.state_counts(["exploded"])
         assert store.jobs.stuck_count() == 0

@@ -135,6 +135,8 @@ def state_counts(conn: Connection, states: Sequence[str]) -> dict[str, int]:
     One scalar sub-query per state: an equality on ``state`` uses the state indexes, where
     ``state IN (…) GROUP BY state`` made PostgreSQL scan the whole table."""
     wanted = [JobState(s).value for s in states]
+    if not wanted:
+        return {}
     counts = [
         sa.select(sa.func.count()).where(jobs.c.state == sa.literal(s)).scalar_subquery()
         for s in wanted
