@@ -7,19 +7,25 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kickflow.errors import KickflowError
+from kickflow.errors import DatabaseError, KickflowError
 
 EXIT_BAD_INPUT = 2
 
 
 def describe(exc: BaseException) -> str:
-    """The cause chain of an exception as sentences."""
+    """The cause chain of an exception as sentences, on one line.
+
+    A DatabaseError ends the chain: its message already carries the driver's first line, and
+    the driver's own text goes on with the SQL and a link (its traceback is for ``-v``).
+    """
     parts: list[str] = []
     current: BaseException | None = exc
     while current is not None and len(parts) < 4:
-        text = str(current).strip() or type(current).__name__
+        text = (str(current).strip() or type(current).__name__).splitlines()[0]
         if text not in parts:
             parts.append(text)
+        if isinstance(current, DatabaseError):
+            break
         current = current.__cause__
     return " — ".join(parts)
 
