@@ -24,7 +24,7 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	bash scripts/test-deps.sh
-	$(BIN)/python -m pytest tests --durations=25
+	$(BIN)/python -m pytest tests -n 2 --dist loadfile --durations=25
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -q
