@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,12 +63,20 @@ def encode_cursor(job: Job) -> str:
     return base64.urlsafe_b64encode(json.dumps([job.created_at, job.id]).encode()).decode()
 
 
+CURSOR_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
 def decode_cursor(cursor: str) -> tuple[float, str]:
+    """(created_at, job id) of a cursor from :func:`encode_cursor`; JobError for anything else."""
+    refused = JobError("invalid cursor: pass back the nextCursor value unchanged")
     try:
         created, job_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return float(created), str(job_id)
+        decoded = float(created), str(job_id)
     except (ValueError, TypeError) as exc:
-        raise JobError("invalid cursor: pass back the nextCursor value unchanged") from exc
+        raise refused from exc
+    if not CURSOR_ID.fullmatch(decoded[1]):
+        raise refused
+    return decoded
 
 
 def list_jobs(
