@@ -8,6 +8,7 @@ outputs are dropped. ``(job_id, attempt)`` identifies the attempt for idempotent
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,7 +160,9 @@ def _analyse(
 def for_owner(message: str, job: Job, lease: Lease) -> str:
     """What the job's owner reads (``lastError``, history): the log keeps the full text."""
     keep = [job.source_ref] if job.source_type == "path" else []
-    return redact(message, keep).replace(lease.worker_id, "its worker")
+    # The worker id as a whole word only: a path the owner submitted may contain its letters.
+    worker = re.compile(rf"(?<![\w.-]){re.escape(lease.worker_id)}(?![\w.-])")
+    return worker.sub("its worker", redact(message, keep))
 
 
 def _settle(
