@@ -30,12 +30,11 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kickflow.errors import (
     DatabaseError,
-    KickflowError,
     QueueLimitReached,
     RequestInvalid,
 )
@@ -50,9 +49,11 @@ from kickflow.jobs import (
     JobStore,
     NewJob,
     Page,
+    bulk,
     queries,
     reaper,
 )
+from kickflow.jobs.bulk import BulkOperations
 from kickflow.jobs.claim import PAUSE_FLAG
 from kickflow.jobs.ops import cleared_lease
 from kickflow.jobs.queue import queue_full_message
@@ -64,7 +65,7 @@ from tests.fakes.worker_side import FakeWorkerSide
 Q, R = JobState.QUEUED, JobState.RUNNING
 
 
-class FakeJobStore(FakeAccounts, FakeWorkerSide):
+class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
     """The in-memory job store (see the module docstring)."""
 
     def with_settings(self, **overrides: Any) -> FakeJobStore:
@@ -385,33 +386,6 @@ class FakeJobStore(FakeAccounts, FakeWorkerSide):
 
     requeue = retry
 
-    def _bulk(self, ids: Iterable[str], one: Callable[[str], Job]) -> BulkResult:
-        out = BulkResult()
-        for job_id in dict.fromkeys(ids):
-            try:
-                out.done.append(one(job_id))
-            except DatabaseError:
-                raise  # as the SQL store: the database, not this job, so not a refusal
-            except KickflowError as exc:
-                out.refused[job_id] = exc.message
-        return out
-
-    def retry_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.retry(org_id, j))
-
-    def cancel_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.cancel(org_id, j))
-
-    def pause_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.pause(org_id, j))
-
-    def resume_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.resume(org_id, j))
-
-    def retry_failed(self, org_id: str | None, limit: int = 1000) -> BulkResult:
-        page = self.list_jobs(org_id, state="failed", limit=limit)
-        return self.retry_many(org_id, [j.id for j in page.jobs])
-
     def _stuck_control(
         self, name: str, org_id: str | None, job_id: str, op: Callable[[Job, float], Job]
     ) -> Job:
@@ -449,11 +423,11 @@ class FakeJobStore(FakeAccounts, FakeWorkerSide):
 
     def retry_stuck(self, org_id: str | None = None) -> BulkResult:
         ids = [j.id for j in self.stuck_jobs(org_id)]
-        return self._bulk(ids, lambda i: self.retry_stuck_job(org_id, i))
+        return bulk.each(ids, lambda i: self.retry_stuck_job(org_id, i))
 
     def cancel_stuck(self, org_id: str | None = None) -> BulkResult:
         ids = [j.id for j in self.stuck_jobs(org_id)]
-        return self._bulk(ids, lambda i: self.cancel_stuck_job(org_id, i))
+        return bulk.each(ids, lambda i: self.cancel_stuck_job(org_id, i))
 
     def delete_job(self, org_id: str | None, job_id: str) -> Job:
         with self._tx("delete_job", org_id, job_id) as now:

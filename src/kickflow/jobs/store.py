@@ -9,7 +9,7 @@ raise :class:`~kickflow.errors.LeaseLost` when a write is fenced off.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -23,7 +23,7 @@ from kickflow.errors import (
     OrganisationExists,
     QueueLimitReached,
 )
-from kickflow.jobs import accounts, queries, queue, reaper, registry, stats
+from kickflow.jobs import accounts, bulk, queries, queue, reaper, registry, stats
 from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
 from kickflow.jobs.accounts import IssuedToken, Principal, Role, TokenInfo
@@ -49,7 +49,7 @@ REAPER_RUN_FLAG = "reaper_last_run"
 REAPER_ERROR_FLAG = "reaper_last_error"
 
 
-class SqlJobStore:
+class SqlJobStore(bulk.BulkOperations):
     """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
     :class:`~kickflow.jobs.port.JobStore` (and so of its worker side, ``WorkerPort``).
 
@@ -379,34 +379,6 @@ class SqlJobStore:
 
     requeue = retry
 
-    def _bulk(self, ids: Iterable[str], one: Callable[[str], Job]) -> BulkResult:
-        out = BulkResult()
-        for job_id in dict.fromkeys(ids):
-            try:
-                out.done.append(one(job_id))
-            except DatabaseError:
-                raise  # the database, not this job: the next one would wait for it again
-            except KickflowError as exc:
-                out.refused[job_id] = exc.message
-        return out
-
-    def retry_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.retry(org_id, j))
-
-    def cancel_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.cancel(org_id, j))
-
-    def pause_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.pause(org_id, j))
-
-    def resume_many(self, org_id: str | None, job_ids: Iterable[str]) -> BulkResult:
-        return self._bulk(job_ids, lambda j: self.resume(org_id, j))
-
-    def retry_failed(self, org_id: str | None, limit: int = 1000) -> BulkResult:
-        """Redrive the dead-letter list (failed jobs), up to ``limit``."""
-        page = self.list_jobs(org_id, state="failed", limit=limit)
-        return self.retry_many(org_id, [j.id for j in page.jobs])
-
     def _stuck_control(
         self, org_id: str | None, job_id: str, op: Callable[[Connection, Job], Job]
     ) -> Job:
@@ -427,12 +399,12 @@ class SqlJobStore:
     def retry_stuck(self, org_id: str | None = None) -> BulkResult:
         """Re-queue every stuck job now; their old workers are fenced off."""
         ids = [j.id for j in self.stuck_jobs(org_id)]
-        return self._bulk(ids, lambda i: self.retry_stuck_job(org_id, i))
+        return bulk.each(ids, lambda i: self.retry_stuck_job(org_id, i))
 
     def cancel_stuck(self, org_id: str | None = None) -> BulkResult:
         """End every stuck job as cancelled, with the reason."""
         ids = [j.id for j in self.stuck_jobs(org_id)]
-        return self._bulk(ids, lambda i: self.cancel_stuck_job(org_id, i))
+        return bulk.each(ids, lambda i: self.cancel_stuck_job(org_id, i))
 
     def delete_job(self, org_id: str | None, job_id: str) -> Job:
         """Delete a job and its history (a queued or paused one is cancelled first; a running
