@@ -8,6 +8,8 @@ command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # The runbook acceptance test runs the runbooks' own curl | jq command lines.
 command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# The dashboard's browser tests drive Debian's Chromium through Playwright.
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

@@ -49,6 +49,9 @@ jobs = sa.Table(
     sa.Column("source_type", sa.String(32), nullable=False),
     sa.Column("source_ref", sa.Text, nullable=False),
     sa.Column("profile", sa.String(100), nullable=False),
+    # A custom (organisation) profile's TOML as it was when the job was submitted; None for a
+    # built-in profile. The worker judges against this, so later edits never change a job.
+    sa.Column("profile_source", sa.Text, nullable=True),
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("state", sa.String(16), nullable=False),
     sa.Column("phase", sa.String(32), nullable=True),
@@ -174,4 +177,96 @@ flags = sa.Table(
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_at", Epoch, nullable=False),
+)
+
+# --- people: dashboard users, their organisations, sessions and invitations (0006) -------------
+
+MEMBER_ROLES_CHECK = "role IN ('viewer', 'member', 'admin', 'operator')"
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("email", sa.String(254), nullable=False, unique=True),  # stored lower-cased
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # argon2id, encoded
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("password_changed_at", Epoch, nullable=False),
+    sa.Column("disabled_at", Epoch, nullable=True),
+)
+
+memberships = sa.Table(
+    "memberships",
+    metadata,
+    sa.Column(
+        "user_id",
+        sa.String(36),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.CheckConstraint(MEMBER_ROLES_CHECK, name="ck_memberships_role"),
+    sa.Index("ix_memberships_org", "org_id"),
+)
+
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column(
+        "user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("last_seen_at", Epoch, nullable=False),
+    sa.Column("expires_at", Epoch, nullable=False),
+    sa.Column("revoked_at", Epoch, nullable=True),
+    sa.Column("user_agent", sa.String(300), nullable=True),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Index("ix_web_sessions_user", "user_id"),
+)
+
+invitations = sa.Table(
+    "invitations",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("secret_sha256", sa.String(64), nullable=False, unique=True),
+    sa.Column("invited_by", sa.String(36), nullable=True),  # a user id (None: the CLI)
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("expires_at", Epoch, nullable=False),
+    sa.Column("accepted_at", Epoch, nullable=True),
+    sa.Column("accepted_by", sa.String(36), nullable=True),
+    sa.Column("revoked_at", Epoch, nullable=True),
+    sa.CheckConstraint(MEMBER_ROLES_CHECK, name="ck_invitations_role"),
+    sa.Index("ix_invitations_org", "org_id"),
+)
+
+# Failed sign-ins, for rate limiting across API nodes; keys are "address:<ip>" or
+# "account:<email>". Old rows are pruned when new ones are written.
+sign_in_failures = sa.Table(
+    "sign_in_failures",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(300), nullable=False),
+    sa.Column("at", Epoch, nullable=False),
+    sa.Index("ix_sign_in_failures_key_at", "key", "at"),
+)
+
+# --- organisation profiles (0007) ---------------------------------------------------------------
+
+org_profiles = sa.Table(
+    "org_profiles",
+    metadata,
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),  # the TOML as uploaded
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.Column("updated_by", sa.String(36), nullable=True),  # a user id
 )
