@@ -30,7 +30,7 @@ from kickflow.jobs.migrate import upgrade
 PG_HOST = os.environ.get("KICKFLOW_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("KICKFLOW_TEST_PG_PORT", "5432"))
 PG_USERS = ("postgres", "root")
-TABLES = "job_events, jobs, api_tokens, workers, flags, organisations"
+TABLES = "job_events, jobs, api_tokens, workers, flags, organisations, users, sign_in_failures"
 
 
 def _pg_admin_user() -> tuple[str | None, str]:

@@ -13,7 +13,12 @@
   or id, duplicate names, authenticate/revoke/last-used/list, the worker role) and what the
   API, health checks and ``/metrics`` read (``tests/contract/service.py``: ``jobs_by_ids``,
   ``active_job_ids``, ``state_counts``/``stuck_count``, ``job_history``,
-  ``registered_workers``, ``ping``, ``delete_job``).
+  ``registered_workers``, ``ping``, ``delete_job``) and organisation profiles with the jobs'
+  snapshot of them and the ops page's hourly outcomes (``tests/contract/profiles.py``); and
+  the dashboard's people (``tests/contract/people.py``: users, memberships, sessions with
+  their lifetime, idle timeout and revocation, one-time invitations, failed sign-ins); and
+  the jobs list's filters (``tests/contract/listing.py``: profile, text on the file name,
+  creation-time ranges, their combination, pagination, scoping; no reports in a list).
 
 ``tests/integration/test_store_contract.py`` runs both against the in-memory fake, SQLite and
 PostgreSQL.

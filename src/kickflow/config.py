@@ -107,9 +107,44 @@ class Settings(BaseSettings):
     server_url: str = Field("", description="the service's URL for workers, e.g. http://qc:8000")
     worker_token: str = Field("", description="a token with the worker role")
 
+    # The dashboard's sign-in sessions (cookie ``kf_session``).
+    session_hours: float = Field(12.0, gt=0, description="a session ends this long after sign-in")
+    session_idle_minutes: float = Field(
+        60.0, ge=2, description="a session unused for this long ends (at least 2 minutes)"
+    )
+    cookie_secure: str = Field(
+        "auto",
+        pattern="^(auto|true|false)$",
+        description="Secure cookies: auto = when the request came over https (X-Forwarded-Proto)",
+    )
+    sign_in_max_failures: int = Field(
+        5, ge=1, description="failed sign-ins per account within the window before a pause"
+    )
+    sign_in_max_failures_per_address: int = Field(
+        20, ge=1, description="failed sign-ins per client address within the window"
+    )
+    sign_in_window_minutes: float = Field(15.0, gt=0, description="window of the sign-in limits")
+    invitation_days: float = Field(7.0, gt=0, description="an invitation link expires after this")
+    public_url: str = Field(
+        "",
+        pattern=r"^(https?://[^\s/]+(/\S*)?)?$",
+        description="the dashboard's address in links the CLI prints (invitations); empty: "
+        "http://KICKFLOW_HOST:KICKFLOW_PORT (127.0.0.1:8000)",
+    )
+
     groq_api_key: str = ""
     groq_base_url: str = "https://api.groq.com/openai/v1"
     google_client_id: str = ""
+
+    def resolved_public_url(self) -> str:
+        """Where people open the dashboard: ``public_url``, else what ``kickflow serve``
+        listens on by default (KICKFLOW_HOST and KICKFLOW_PORT as it reads them)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        import os
+
+        host = os.environ.get("KICKFLOW_HOST") or "127.0.0.1"
+        return local_url(host, os.environ.get("KICKFLOW_PORT") or "8000")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under the data directory."""
@@ -122,6 +157,16 @@ class Settings(BaseSettings):
         import os
 
         return [Path(p).resolve() for p in self.allowed_roots.split(os.pathsep) if p.strip()]
+
+
+def local_url(host: str, port: int | str) -> str:
+    """The URL of a server listening on ``host``:``port``, as a browser on this machine opens
+    it (a wildcard address is shown as the loopback one)."""
+    if host in {"0.0.0.0", "::"}:  # noqa: S104 - display only: nothing binds here
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 @lru_cache(maxsize=1)

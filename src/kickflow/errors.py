@@ -6,6 +6,8 @@ system whether retrying can help.
 
 from __future__ import annotations
 
+import math
+
 
 class KickflowError(Exception):
     """Something went wrong."""
@@ -295,6 +297,12 @@ class UploadEmpty(RequestInvalid):
     code = "empty_upload"
 
 
+class UploadNotMedia(UnsupportedMediaType):
+    """The file is not media: send a video or audio file in a media container."""
+
+    code = "not_media"
+
+
 class TooManyFiles(RequestInvalid):
     """Too many files in one upload request (KICKFLOW_MAX_FILES_PER_UPLOAD)."""
 
@@ -378,6 +386,59 @@ class TokenNotFound(ServiceError):
     """No such API token."""
 
     code = "token_not_found"
+
+
+# --- people: dashboard users, sessions and invitations ---------------------------------------
+
+
+class UserExists(ServiceError):
+    """A user with that email address already exists."""
+
+    code = "user_exists"
+
+
+class UserNotFound(ServiceError):
+    """No such user."""
+
+    code = "user_not_found"
+
+
+class InvitationInvalid(ServiceError):
+    """This invitation link has expired or was already used; ask your admin for a new one."""
+
+    code = "invitation_invalid"
+
+
+class SignInThrottled(LimitReached):
+    """Too many failed sign-ins; wait a little and try again."""
+
+    code = "sign_in_throttled"
+
+    def __init__(self, retry_after_seconds: float, message: str | None = None) -> None:
+        # Whole seconds, at least 1: what a Retry-After header and a sentence can say.
+        self.retry_after = max(1, math.ceil(retry_after_seconds))
+        super().__init__(
+            message or f"Too many failed sign-ins: try again in {_seconds(self.retry_after)}."
+        )
+
+
+def _seconds(n: int) -> str:
+    return "1 second" if n == 1 else f"{n} seconds"
+
+
+# --- the dashboard: sign-in and forms -----------------------------------------------------------
+
+
+class WrongCredentials(NotAuthenticated):
+    """Wrong email or password."""
+
+    code = "wrong_credentials"
+
+
+class CsrfRefused(PermissionDenied):
+    """This form has expired or came from another site: reload the page and try again."""
+
+    code = "csrf_refused"
 
 
 # --- storage and the worker protocol --------------------------------------------------------

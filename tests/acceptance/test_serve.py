@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kickflow.config import Settings
+from kickflow.jobs import SqlJobStore
 from tests.fixtures_media import H264_AAC, MediaFactory
 from tests.fixtures_server import BACKENDS, Server, start_server, wait_for
 
@@ -60,8 +63,9 @@ def test_first_run_prints_a_token_once(tmp_path: Path) -> None:
         with server.client() as c:
             assert c.get(JOBS).json() == {"jobs": [], "nextCursor": None}
             assert c.get("/api/qc/debug").status_code == 200  # an admin token
-        page = httpx.get(server.url + "/")
+        page = httpx.get(server.url + "/", follow_redirects=True)  # signed out: the sign-in page
         assert page.status_code == 200 and "KickFlow QC" in page.text
+        assert page.url.path == "/login"
     finally:
         assert server.stop() == 0
     again = start_server(tmp_path, server.db_url)
@@ -72,6 +76,60 @@ def test_first_run_prints_a_token_once(tmp_path: Path) -> None:
             assert c.get(JOBS).status_code == 200
     finally:
         again.stop()
+
+
+SIGN_IN_LINK = re.compile(r"Open http://127\.0\.0\.1:(\d+)/invite/(\S+) to create the local admin")
+
+
+def _sign_in_secret(server: Server) -> str | None:
+    """The secret of the sign-in link this start printed (None: no link), checked to be on
+    the server's own address, printed once and never logged."""
+    text = "".join(server.output)
+    found = SIGN_IN_LINK.search(text)
+    if found is None:
+        assert "/invite/" not in text
+        return None
+    port, secret = found.groups()
+    assert server.url.endswith(f":{port}") and text.count(secret) == 1
+    assert secret not in (server.data_dir / "log" / "kickflow.log").read_text()
+    return secret
+
+
+def test_first_run_prints_a_sign_in_link_until_someone_has_an_account(tmp_path: Path) -> None:
+    server = start_server(tmp_path, f"sqlite:///{tmp_path / 'people.db'}")
+    try:
+        wait_for(lambda: "Uvicorn running" in "".join(server.output), 30, "the start-up log")
+        first = _sign_in_secret(server)
+        assert first is not None and server.token.startswith("kf_"), "beside the token"
+    finally:
+        assert server.stop() == 0
+    again = start_server(tmp_path, server.db_url)
+    try:
+        second = _sign_in_secret(again)
+        assert second is not None and second != first, "not used yet: a fresh link"
+    finally:
+        again.stop()
+    store = SqlJobStore(server.db_url, Settings(database_url=server.db_url))
+    try:
+        old, new = store.invitation_by_secret(first), store.invitation_by_secret(second)
+        assert old is not None and old.state == "revoked", "one valid link at a time"
+        assert new is not None and new.state == "pending"
+        assert (new.org_name, new.role, new.email) == ("local", "admin", "admin@localhost")
+        assert new.expires_at - new.created_at == 24 * 3600
+    finally:
+        store.close()
+    made = subprocess.run(
+        [sys.executable, "-m", "kickflow", "admin", "create-user", "me@example.com",
+         "--org", "local", "--password-stdin"],
+        input="correct horse battery\n", env=server.env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    third = start_server(tmp_path, server.db_url)
+    try:
+        assert _sign_in_secret(third) is None, "the local organisation has a member now"
+    finally:
+        third.stop()
 
 
 def test_admin_cli_issues_scoped_tokens_and_revokes_them(tmp_path: Path) -> None:

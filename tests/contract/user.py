@@ -22,6 +22,9 @@ from kickflow.errors import (
 from kickflow.jobs import DEFAULT_PROFILE, Job, JobState
 from tests.contract.accounts import AccountsContract
 from tests.contract.harness import ContractStore
+from tests.contract.listing import ListingContract
+from tests.contract.people import PeopleContract
+from tests.contract.profiles import OrgProfilesContract
 from tests.contract.service import ServiceContract
 from tests.contract.worker import backoff_bounds
 
@@ -47,7 +50,9 @@ def finished(store: ContractStore, name: str, state: JobState) -> Job:
     return store.jobs.acknowledge_cancel(lease)
 
 
-class TestUserContract(AccountsContract, ServiceContract):
+class TestUserContract(
+    AccountsContract, ServiceContract, OrgProfilesContract, ListingContract, PeopleContract
+):
     # --- organisations and the global pause -------------------------------------------------
 
     def test_organisations(self, store: ContractStore) -> None:

@@ -7,7 +7,8 @@ the two cannot drift: :func:`kickflow.jobs.states.check` for every state change,
 :func:`kickflow.jobs.reaper.decide` and :func:`~kickflow.jobs.reaper.is_stuck` for stuck jobs,
 :func:`kickflow.jobs.ops.backoff_seconds`, the cursor format of :mod:`kickflow.jobs.queries`,
 the name, role and token-hashing rules of :mod:`kickflow.jobs.accounts` (organisations and
-tokens: :mod:`tests.fakes.accounts`) and the metrics constants of :mod:`kickflow.jobs.stats`
+tokens: :mod:`tests.fakes.accounts`), the people rules of :mod:`kickflow.jobs.people`
+(:mod:`tests.fakes.people`) and the metrics constants of :mod:`kickflow.jobs.stats`
 (:mod:`tests.fakes.stats`). ``ping`` answers ``"fake"``. The rest is pinned to the SQL store
 by the contract suite (``tests/store_contract.py``), which runs on both.
 
@@ -55,17 +56,22 @@ from kickflow.jobs import (
 )
 from kickflow.jobs.bulk import BulkOperations
 from kickflow.jobs.claim import PAUSE_FLAG
+from kickflow.jobs.listing import JobFilter
 from kickflow.jobs.ops import cleared_lease
 from kickflow.jobs.queue import queue_full_message
 from tests.fakes import stats
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.base import copied
+from tests.fakes.org_profiles import FakeOrgProfiles, FakeThroughput
+from tests.fakes.people import FakePeople
 from tests.fakes.worker_side import FakeWorkerSide
 
 Q, R = JobState.QUEUED, JobState.RUNNING
 
 
-class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
+class FakeJobStore(
+    BulkOperations, FakeAccounts, FakeWorkerSide, FakeOrgProfiles, FakeThroughput, FakePeople
+):
     """The in-memory job store (see the module docstring)."""
 
     def with_settings(self, **overrides: Any) -> FakeJobStore:
@@ -100,11 +106,12 @@ class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> NewJob:
         return NewJob(
             org_id, source_type, source_ref, file_name, profile,
             max_attempts or self.settings.max_attempts, project, priority, idempotency_key,
-            file_size, delay_seconds,
+            file_size, delay_seconds, profile_source,
         )  # fmt: skip
 
     def enqueue(
@@ -121,11 +128,13 @@ class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> Job:
         new = self.new_job(
             org_id, source_type, source_ref, file_name=file_name, profile=profile,
             project=project, priority=priority, idempotency_key=idempotency_key,
             file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
+            profile_source=profile_source,
         )  # fmt: skip
         with self._tx("enqueue", new) as now:
             existing = self._by_key(new.org_id, new.idempotency_key)
@@ -183,7 +192,7 @@ class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
         job = Job(
             id=str(uuid.uuid4()), org_id=new.org_id, project=new.project,
             file_name=new.file_name, file_size=new.file_size, source_type=new.source_type,
-            source_ref=new.source_ref, profile=new.profile,
+            source_ref=new.source_ref, profile=new.profile, profile_source=new.profile_source,
             idempotency_key=key, state=Q, phase=None, progress=0.0,
             progress_at=None, attempt=0, max_attempts=new.max_attempts, lease_losses=0,
             run_at=now + new.delay_seconds, priority=new.priority, lease_token=None,
@@ -218,18 +227,16 @@ class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
         state: str | None = None,
         verdict: str | None = None,
         project: str | None = None,
+        profile: str | None = None,
+        text: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        with self._tx("list_jobs", org_id, state, verdict, project, cursor, limit):
-            rows = self._scoped(org_id)
-            if state:
-                wanted = JobState(state)
-                rows = [j for j in rows if j.state is wanted]
-            if verdict:
-                rows = [j for j in rows if j.verdict == verdict]
-            if project:
-                rows = [j for j in rows if j.project == project]
+        where = JobFilter(state, verdict, project, profile, text, created_from, created_to)
+        with self._tx("list_jobs", org_id, where, cursor, limit):
+            rows = [j for j in self._scoped(org_id) if where.matches(j)]
             if cursor:
                 after = queries.decode_cursor(cursor)
                 rows = [j for j in rows if (j.created_at, j.id) < after]
@@ -237,7 +244,7 @@ class FakeJobStore(BulkOperations, FakeAccounts, FakeWorkerSide):
             page = rows[:limit]
             more = len(rows) > limit
             cursor_out = queries.encode_cursor(page[-1]) if more and page else None
-            return Page([copied(j) for j in page], cursor_out)
+            return Page([dataclasses.replace(j, report=None) for j in page], cursor_out)
 
     def events(self, job_id: str, org_id: str | None = None) -> list[JobEvent]:
         with self._tx("events", job_id, org_id):

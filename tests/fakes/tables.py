@@ -8,16 +8,18 @@ back everything it wrote, as a database transaction would.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kickflow.errors import DatabaseError
-from kickflow.jobs import Job, JobEvent, TokenInfo, WorkerInfo
+from kickflow.jobs import Job, JobEvent, OrgProfile, TokenInfo, WorkerInfo
 from tests.fakes.clock import FakeClock
+from tests.fakes.people_rows import FailureRow, InvitationRow, MembershipRow, SessionRow, UserRow
 
 
 @dataclass(frozen=True)
@@ -59,19 +61,17 @@ class Tables:
     workers: dict[str, WorkerInfo] = field(default_factory=dict)
     flags: dict[str, tuple[str, float]] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)  # org id -> newest "claimed" event id
+    org_profiles: dict[tuple[str, str], OrgProfile] = field(default_factory=dict)  # (org, name)
+    users: dict[str, UserRow] = field(default_factory=dict)
+    memberships: dict[tuple[str, str], MembershipRow] = field(default_factory=dict)  # (user, org)
+    web_sessions: dict[str, SessionRow] = field(default_factory=dict)
+    invitations: dict[str, InvitationRow] = field(default_factory=dict)
+    sign_in_failures: list[FailureRow] = field(default_factory=list)
     last_event_id: int = 0
 
     def copy(self) -> Tables:
-        return Tables(
-            dict(self.jobs),
-            list(self.events),
-            dict(self.orgs),
-            dict(self.tokens),
-            dict(self.workers),
-            dict(self.flags),
-            dict(self.served),
-            self.last_event_id,
-        )
+        """Every table shallow-copied (rows are frozen, so that is a snapshot)."""
+        return Tables(**{f.name: copy.copy(getattr(self, f.name)) for f in fields(self)})
 
 
 class FakeDatabase:

@@ -21,7 +21,8 @@ def running(**changes: object) -> Job:
     job = Job(
         id="j1", org_id="o1", project=None, file_name="a.mov", file_size=None,
         source_type="path", source_ref="/media/a.mov", profile="default",
-        idempotency_key=None, state=JobState.RUNNING, phase="analyzing", progress=40.0,
+        profile_source=None, idempotency_key=None, state=JobState.RUNNING, phase="analyzing",
+        progress=40.0,
         progress_at=NOW - 5, attempt=1, max_attempts=3, lease_losses=0, run_at=NOW - 100,
         priority=0, lease_token="t" * 32, lease_expires_at=NOW + 25, worker_id="w1",
         heartbeat_at=NOW - 5, cancel_requested=False, pause_requested=False, error_code=None,

@@ -27,6 +27,9 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.JobNotFound: 404,
     e.OrganisationNotFound: 404,
     e.TokenNotFound: 404,
+    e.UserNotFound: 404,
+    e.UserExists: 409,
+    e.InvitationInvalid: 410,
     e.IllegalTransition: 409,
     e.JobIsRunning: 409,
     e.ReportNotReady: 409,
@@ -55,6 +58,7 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
@@ -88,6 +92,8 @@ def _kickflow_error(_: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(exc, e.DatabaseBusy):  # a lock held by another process: worth retrying soon
         headers["Retry-After"] = "1"
+    if isinstance(exc, e.SignInThrottled):
+        headers["Retry-After"] = str(exc.retry_after)
     return error_response(status, exc.code, exc.message, **headers)
 
 

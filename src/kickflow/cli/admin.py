@@ -1,7 +1,9 @@
-"""``kickflow admin``: organisations and API tokens, on the configured database."""
+"""``kickflow admin``: organisations, API tokens and dashboard users, on the configured
+database."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,10 +11,21 @@ import typer
 
 from kickflow.config import get_settings
 from kickflow.errors import RequestInvalid
-from kickflow.jobs import ROLES, JobStore, SqlJobStore, TokenInfo
+from kickflow.jobs import (
+    ROLES,
+    USER_ROLES,
+    JobStore,
+    Membership,
+    Role,
+    SqlJobStore,
+    TokenInfo,
+    User,
+)
 from kickflow.jobs.accounts import parse_role
+from kickflow.jobs.people import normalise_email, parse_user_role
+from kickflow.security.passwords import check_new_password, hash_password
 
-admin_app = typer.Typer(help="Organisations and API tokens.", no_args_is_help=True)
+admin_app = typer.Typer(help="Organisations, API tokens and dashboard users.", no_args_is_help=True)
 
 ROLE_HELP = (
     "viewer, member, admin (the organisation's own), operator (runs the service: may act on "
@@ -112,6 +125,123 @@ def resume_queue_cmd() -> None:
     """Let workers claim jobs again."""
     _store().resume_queue()
     typer.echo("queue resumed")
+
+
+# --- dashboard users ----------------------------------------------------------------------------
+
+USER_ROLE_HELP = (
+    "viewer (reads), member (submits and controls jobs), admin (manages the organisation: "
+    "members, invitations, tokens, profiles) or operator (also acts on every organisation)."
+)
+ORG_OPTION = typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation name or id.")
+
+
+def _user_role(role: str) -> Role:
+    try:
+        return parse_user_role(role)
+    except RequestInvalid:
+        raise RequestInvalid(
+            f"--role must be one of {', '.join(USER_ROLES)}, not {role!r}"
+        ) from None
+
+
+def _new_password(from_stdin: bool) -> str:
+    """The password, checked: one line of stdin, or typed twice at a hidden prompt."""
+    if from_stdin:
+        plain = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    else:
+        plain = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return check_new_password(plain)
+
+
+@admin_app.command("create-user")
+def create_user_cmd(
+    email: Annotated[str, typer.Argument(help="Their email address (they sign in with it).")],
+    org: Annotated[str, ORG_OPTION],
+    role: Annotated[
+        str, typer.Option("--role", envvar="KICKFLOW_USER_ROLE", help=USER_ROLE_HELP)
+    ] = "admin",
+    name: Annotated[
+        str | None, typer.Option("--name", envvar="KICKFLOW_USER_NAME", help="Display name.")
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+    ] = False,
+) -> None:
+    """Create a dashboard user in an organisation (for the first admin; invite the others).
+    Prints the user's id."""
+    checked_role, address = _user_role(role), normalise_email(email)  # before any prompt
+    plain = _new_password(password_stdin)
+    store = _store()
+    try:
+        org_id = store.require_org(org)
+        user = store.create_user(address, hash_password(plain), name)
+        member = store.set_membership(user.id, org_id, checked_role)
+    finally:
+        store.close()
+    typer.echo(user.id)
+    typer.echo(f"{user.email} is now {member.role} of {member.org_name}", err=True)
+
+
+@admin_app.command("invite")
+def invite_cmd(
+    email: Annotated[str, typer.Argument(help="Whom the invitation is for (shown on the page).")],
+    org: Annotated[str, ORG_OPTION],
+    role: Annotated[
+        str, typer.Option("--role", envvar="KICKFLOW_USER_ROLE", help=USER_ROLE_HELP)
+    ] = "member",
+    days: Annotated[
+        float | None,
+        typer.Option(
+            "--days",
+            min=0.01,
+            envvar="KICKFLOW_INVITATION_DAYS",
+            help="The link expires after this many days (default 7).",
+        ),
+    ] = None,
+) -> None:
+    """Invite someone into an organisation: prints a one-time link (KICKFLOW_PUBLIC_URL)."""
+    checked_role, address = _user_role(role), normalise_email(email)
+    settings = get_settings()
+    lifetime = (days or settings.invitation_days) * 86400.0
+    store = _store()
+    try:
+        issued = store.create_invitation(
+            store.require_org(org), address, checked_role, None, lifetime
+        )
+    finally:
+        store.close()
+    invitation = issued.invitation
+    typer.echo(invitation_url(settings.resolved_public_url(), issued.secret))
+    until = _when(invitation.expires_at)
+    typer.echo(
+        f"one-time link for {invitation.email} ({invitation.role} of {invitation.org_name}), "
+        f"valid until {until}; it is not shown again",
+        err=True,
+    )
+
+
+def invitation_url(base: str, secret: str) -> str:
+    """The link that opens an invitation (the dashboard's ``/invite/{secret}`` page)."""
+    return f"{base.rstrip('/')}/invite/{secret}"
+
+
+@admin_app.command("list-users")
+def list_users_cmd(org: Annotated[str, ORG_OPTION]) -> None:
+    """List an organisation's members (email, role, state, name)."""
+    store = _store()
+    try:
+        members = store.org_members(store.require_org(org))
+    finally:
+        store.close()
+    for user, member in members:
+        typer.echo(_user_line(user, member))
+
+
+def _user_line(user: User, member: Membership) -> str:
+    state = "disabled" if user.disabled else f"since {_when(member.created_at)}"
+    return f"{user.email}  {member.role:<8}  {state}  {user.name or ''}".rstrip()
 
 
 def register(app: typer.Typer) -> None:

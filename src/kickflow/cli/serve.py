@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kickflow.api.tokens import IssuedToken
-from kickflow.config import Settings, get_settings
+from kickflow.cli.admin import invitation_url
+from kickflow.config import Settings, get_settings, local_url
 from kickflow.errors import KickflowError
 from kickflow.jobs import LOCAL_ORG, JobStore, SqlJobStore
 from kickflow.jobs.sources import check_data_dir_outside_roots
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 # Open event streams never end on their own; shutdown waits this long for them.
 GRACEFUL_SECONDS = 3
+# The first run's sign-in link: an invitation into the local organisation as its admin. The
+# invitation page lets whoever opens it choose their own address and password.
+FIRST_ADMIN_EMAIL = "admin@localhost"
+FIRST_ADMIN_LINK_S = 24 * 3600.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
@@ -61,9 +66,28 @@ def first_run_token(store: JobStore) -> IssuedToken | None:
     return store.create_token(org_id, "admin", name="first run of kickflow serve")
 
 
-def banner(url: str, token: IssuedToken | None, workers: int) -> str:
-    """What ``kickflow serve`` prints on stdout (never logged): the secret at most once."""
+def first_run_invitation(store: JobStore) -> str | None:
+    """The secret of a fresh sign-in link for the local organisation's first admin, only while
+    it has no members; an earlier start's link, if still unused, stops working (one link
+    valid at a time)."""
+    org_id = store.ensure_org(LOCAL_ORG)
+    if store.org_members(org_id):
+        return None
+    for earlier in store.list_invitations(org_id):
+        mine = earlier.invited_by is None and earlier.email == FIRST_ADMIN_EMAIL
+        if mine and earlier.state == "pending":
+            store.revoke_invitation(org_id, earlier.id)
+    link = store.create_invitation(org_id, FIRST_ADMIN_EMAIL, "admin", None, FIRST_ADMIN_LINK_S)
+    return link.secret
+
+
+def banner(
+    url: str, token: IssuedToken | None, workers: int, sign_in_link: str | None = None
+) -> str:
+    """What ``kickflow serve`` prints on stdout (never logged): each secret at most once."""
     lines = [f"KickFlow QC is running at {url}  (API docs: {url}/docs)"]
+    if sign_in_link:
+        lines.append(f"Open {sign_in_link} to create the local admin account")
     lines.append(f"worker slots: {workers}" + ("  (API only)" if workers == 0 else ""))
     if token is None:
         lines.append(
@@ -102,6 +126,7 @@ def serve(
     configure_logging(log_path(settings))
     store = open_store(settings)
     token = first_run_token(store)
+    invitation = first_run_invitation(store)
     slots = None
     if workers:
         # The slots are clients of this service (loopback): only this process writes the
@@ -117,8 +142,10 @@ def serve(
         settings, store=store, workers=slots, reaper=reaper,
         background=_starter(reaper, slots, stop_extra),
     )  # fmt: skip
-    shown_host = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104 - display only
-    typer.echo(banner(f"http://{shown_host}:{port}", token, workers))
+    url = local_url(host, port)
+    base = settings.resolved_public_url() if settings.public_url else url
+    link = None if invitation is None else invitation_url(base, invitation)
+    typer.echo(banner(url, token, workers, link))
     sys.stdout.flush()
     _run(app, host, port)
 

@@ -22,6 +22,19 @@ Public API (everything else in this package is internal)::
     revoke_token(id_or_secret)   authenticate(secret) -> Principal | None
     mark_token_used(token_id)   list_tokens(org) -> [TokenInfo]   org_has_tokens(org)
 
+    # people of the dashboard (kickflow.jobs.people; passwords: kickflow.security.passwords)
+    create_user(email, hash, name) -> User   user_for_sign_in(email) -> (User, hash) | None
+    get_user(id)   set_password(id, hash, keep_session_id) -> sessions ended
+    set_membership(user, org, role) -> Membership   remove_membership(org, user)
+    memberships(user)   org_members(org) -> [(User, Membership)]
+    create_session(user, org, lifetime, ua, addr) -> IssuedSession (secret for the cookie)
+    session_by_secret(secret, idle) -> WebSession | None   switch_session_org(session, org)
+    list_sessions(user)   revoke_session(user, session)
+    create_invitation(org, email, role, by, lifetime) -> IssuedInvitation (secret for the link)
+    invitation_by_secret(secret)   accept_invitation(secret, user) -> Membership
+    list_invitations(org)   revoke_invitation(org, id)
+    note_sign_in_failure(keys)   sign_in_failures(key, window) -> n   clear_sign_in_failures(key)
+
     # global pause
     pause_queue()  resume_queue()  queue_paused()
 
@@ -32,7 +45,9 @@ Public API (everything else in this package is internal)::
     jobs = store.enqueue_many([store.new_job(org, "upload", ref, file_name=...), ...])
     store.ensure_queue_room(org, n)            # QueueLimitReached before an upload is stored
     store.get(org, job_id) -> Job (JobNotFound)    store.list_jobs(org, state=, verdict=, project=,
-    cursor=, limit=) -> Page(jobs, next_cursor)    store.events(job_id, org) -> [JobEvent]
+    profile=, text=, created_from=, created_to=, cursor=, limit=) -> Page(jobs, next_cursor)
+    # (newest first; no report in a page's jobs; filters: kickflow.jobs.listing.JobFilter)
+    store.events(job_id, org) -> [JobEvent]
     store.jobs_by_ids(org, ids)   store.active_job_ids(org)
     store.counts(org) -> {state: n, ..., "stuck": n}    store.stuck_jobs(org)
     store.recent_errors(org)   store.oldest_queued_age(org)   store.changed_since(org, t)
@@ -42,6 +57,11 @@ Public API (everything else in this package is internal)::
     # every organisation, for health checks and /metrics
     store.state_counts(states) -> {state: n}   store.stuck_count()
     store.job_history(duration_bounds, attempt_bounds) -> JobHistory
+    store.hourly_outcomes(org, hours=24) -> [HourlyOutcomes(start, completed, failed, cancelled)]
+
+    # organisation profiles (custom TOML delivery specs; validated by kickflow.profiles.catalog)
+    save_org_profile(org, name, source, user_id) -> OrgProfile   org_profiles(org)
+    org_profile(org, name) -> OrgProfile | None   delete_org_profile(org, name) -> bool
 
     # control (IllegalTransition on a wrong state, JobNotFound outside the org)
     cancel(org, id)  pause(org, id)  resume(org, id)  retry(org, id) == requeue(org, id)
@@ -88,12 +108,22 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
+from kickflow.jobs.org_profiles import OrgProfile
+from kickflow.jobs.people import (
+    Invitation,
+    IssuedInvitation,
+    IssuedSession,
+    Membership,
+    User,
+    WebSession,
+)
 from kickflow.jobs.port import JobStore, WorkerPort
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
 from kickflow.jobs.states import ACTIVE, TERMINAL, JobState
 from kickflow.jobs.stats import JobHistory
 from kickflow.jobs.store import SqlJobStore
+from kickflow.jobs.throughput import HourlyOutcomes
 
 __all__ = [
     "ACTIVE",
@@ -106,6 +136,10 @@ __all__ = [
     "BulkResult",
     "Claimed",
     "HeartbeatReply",
+    "HourlyOutcomes",
+    "Invitation",
+    "IssuedInvitation",
+    "IssuedSession",
     "IssuedToken",
     "Job",
     "JobEvent",
@@ -113,13 +147,17 @@ __all__ = [
     "JobState",
     "JobStore",
     "Lease",
+    "Membership",
     "NewJob",
+    "OrgProfile",
     "Page",
     "Principal",
     "ReapResult",
     "Role",
     "SqlJobStore",
     "TokenInfo",
+    "User",
+    "WebSession",
     "WorkerInfo",
     "WorkerPort",
     "sources",

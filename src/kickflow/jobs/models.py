@@ -22,6 +22,8 @@ class Job:
     source_type: str
     source_ref: str
     profile: str
+    # A custom profile's TOML as submitted (None: a built-in profile): what the job is judged by.
+    profile_source: str | None
     idempotency_key: str | None
     state: JobState
     phase: str | None

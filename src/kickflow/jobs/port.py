@@ -32,9 +32,19 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
+from kickflow.jobs.org_profiles import OrgProfile
+from kickflow.jobs.people import (
+    Invitation,
+    IssuedInvitation,
+    IssuedSession,
+    Membership,
+    User,
+    WebSession,
+)
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
 from kickflow.jobs.stats import JobHistory
+from kickflow.jobs.throughput import HourlyOutcomes
 
 
 class WorkerPort(Protocol):
@@ -83,7 +93,142 @@ class WorkerPort(Protocol):
     def reap(self) -> ReapResult: ...
 
 
-class JobStore(WorkerPort, Protocol):
+class PeoplePort(Protocol):
+    """Dashboard users, memberships, sessions, invitations and failed sign-ins
+    (:mod:`kickflow.jobs.people`). Passwords never reach the store: it keeps the argon2 hash
+    it is given (:mod:`kickflow.security.passwords`). Secrets of sessions and invitations are
+    returned once and stored as SHA-256. Emails are matched stripped and lower-cased; roles
+    are the user roles only (``worker`` is for machines: RequestInvalid)."""
+
+    # --- users ---------------------------------------------------------------------------------
+
+    def create_user(self, email: str, password_hash: str, name: str | None = None) -> User:
+        """A new user; UserExists when the address is taken, RequestInvalid for a malformed
+        address or name (blank name: none)."""
+        ...
+
+    def user_for_sign_in(self, email: str) -> tuple[User, str] | None:
+        """The user with that address and their password hash; None when there is none (or
+        the address is malformed). Disabled users are returned: check ``user.disabled``."""
+        ...
+
+    def get_user(self, user_id: str) -> User:
+        """The user (UserNotFound)."""
+        ...
+
+    def set_password(
+        self, user_id: str, password_hash: str, keep_session_id: str | None = None
+    ) -> int:
+        """Store a new password hash and end every other live session of the user (all of
+        them when ``keep_session_id`` is None); how many ended. UserNotFound."""
+        ...
+
+    # --- memberships ---------------------------------------------------------------------------
+
+    def set_membership(self, user_id: str, org_id: str, role: Role) -> Membership:
+        """Add the user to the organisation (by id) with ``role``, or change their role
+        (effective on their next request). UserNotFound, OrganisationNotFound."""
+        ...
+
+    def remove_membership(self, org_id: str, user_id: str) -> None:
+        """Take the user out of the organisation and end their sessions in it; UserNotFound
+        when they are not a member of ``org_id``."""
+        ...
+
+    def memberships(self, user_id: str) -> list[Membership]:
+        """The user's organisations, by name."""
+        ...
+
+    def org_members(self, org_id: str) -> list[tuple[User, Membership]]:
+        """The organisation's members, by email address."""
+        ...
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def create_session(
+        self,
+        user_id: str,
+        org_id: str,
+        lifetime_seconds: float,
+        user_agent: str | None = None,
+        address: str | None = None,
+    ) -> IssuedSession:
+        """Sign a browser in to one of the user's organisations; PermissionDenied unless the
+        user is an enabled member of it. ``user_agent``/``address`` are kept (cut to size)
+        for the list of sessions."""
+        ...
+
+    def session_by_secret(self, secret: str, idle_seconds: float) -> WebSession | None:
+        """The session behind a cookie; None if unknown, revoked, expired, unused for
+        ``idle_seconds`` (keep it well above a minute: ``last_seen_at`` is refreshed at most
+        once a minute), its membership is gone or its user disabled. Every dashboard request
+        calls this: one indexed read, plus the refresh when due."""
+        ...
+
+    def switch_session_org(self, session_id: str, org_id: str) -> WebSession:
+        """Move a live session to another organisation of its user; OrganisationNotFound
+        when they are not a member, NotAuthenticated when the session has ended."""
+        ...
+
+    def list_sessions(self, user_id: str, idle_seconds: float | None = None) -> list[WebSession]:
+        """The user's live sessions (in every organisation), newest first; with
+        ``idle_seconds``, without those idle for that long."""
+        ...
+
+    def revoke_session(self, user_id: str, session_id: str) -> None:
+        """End one of the user's own sessions (NotFound for another user's)."""
+        ...
+
+    # --- invitations ---------------------------------------------------------------------------
+
+    def create_invitation(
+        self,
+        org_id: str,
+        email: str,
+        role: Role,
+        invited_by: str | None,
+        lifetime_seconds: float,
+    ) -> IssuedInvitation:
+        """A one-time invitation into the organisation (``invited_by``: a user id, None from
+        the command line); the secret goes in the link and is not kept."""
+        ...
+
+    def invitation_by_secret(self, secret: str) -> Invitation | None:
+        """The invitation behind a link in whatever ``state`` it is; None when unknown."""
+        ...
+
+    def accept_invitation(self, secret: str, user_id: str) -> Membership:
+        """Use the invitation (once): the user joins its organisation with its role, or keeps
+        a stronger one they have. InvitationInvalid (410) when used, expired, revoked or
+        unknown; UserNotFound."""
+        ...
+
+    def list_invitations(self, org_id: str) -> list[Invitation]:
+        """The organisation's invitations in every state, newest first."""
+        ...
+
+    def revoke_invitation(self, org_id: str, invitation_id: str) -> None:
+        """Make an invitation unusable; NotFound outside ``org_id``, RequestInvalid once it
+        was accepted."""
+        ...
+
+    # --- failed sign-ins (rate limiting across API nodes) --------------------------------------
+
+    def note_sign_in_failure(self, keys: Sequence[str]) -> None:
+        """Count one failure against each key (``address:<ip>``, ``account:<email>``); rows
+        older than a day are pruned on the way."""
+        ...
+
+    def sign_in_failures(self, key: str, window_seconds: float) -> int:
+        """Failures against ``key`` within the last ``window_seconds``."""
+        ...
+
+    def clear_sign_in_failures(self, key: str) -> None:
+        """Forget the key's failures (after a successful sign-in)."""
+        ...
+
+
+class JobStore(WorkerPort, PeoplePort, Protocol):
     """Everything the API, the CLI, health checks and metrics ask of the job store, plus the
     worker side (:class:`WorkerPort`). One call is one transaction."""
 
@@ -174,9 +319,12 @@ class JobStore(WorkerPort, Protocol):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> Job:
         """Queue a job; the same idempotency key in the same organisation returns the first
-        job. QueueLimitReached when the organisation has ``org_max_queued`` queued jobs."""
+        job. QueueLimitReached when the organisation has ``org_max_queued`` queued jobs.
+        ``profile_source``: a custom profile's TOML, kept with the job and judged by (later
+        changes to the organisation's profile never reach a submitted job)."""
         ...
 
     def enqueue_many(self, items: Sequence[NewJob]) -> list[Job]:
@@ -197,6 +345,7 @@ class JobStore(WorkerPort, Protocol):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> NewJob:
         """A job description for :meth:`enqueue_many` (defaults as in :meth:`enqueue`)."""
         ...
@@ -228,10 +377,20 @@ class JobStore(WorkerPort, Protocol):
         state: str | None = None,
         verdict: str | None = None,
         project: str | None = None,
+        profile: str | None = None,
+        text: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Jobs newest first, filtered, with cursor pagination (pass ``next_cursor`` back)."""
+        """Jobs newest first, filtered, with cursor pagination (pass ``next_cursor`` back).
+
+        Filters combine with AND (:class:`~kickflow.jobs.listing.JobFilter`): ``text`` is a
+        literal substring of the file name, ignoring ASCII case; ``created_from`` inclusive,
+        ``created_to`` exclusive (epoch seconds). The jobs carry no report (None: :meth:`get`
+        has it). RequestInvalid for an unknown state or verdict, JobError for a cursor that is
+        not one of ours."""
         ...
 
     def events(self, job_id: str, org_id: str | None = None) -> list[JobEvent]:
@@ -288,6 +447,33 @@ class JobStore(WorkerPort, Protocol):
     def ping(self) -> str:
         """One round trip to the store's database; a short name of it (e.g. the SQL dialect).
         Raises a transient KickflowError when it cannot be reached."""
+        ...
+
+    def hourly_outcomes(self, org_id: str | None = None, hours: int = 24) -> list[HourlyOutcomes]:
+        """Jobs finished in each of the last ``hours`` clock hours (oldest first, the current
+        hour last), by terminal state, from the event history: the ops page's charts."""
+        ...
+
+    # --- organisation profiles -----------------------------------------------------------------
+
+    def save_org_profile(
+        self, org_id: str, name: str, source: str, user_id: str | None
+    ) -> OrgProfile:
+        """Store or replace the organisation's custom profile ``name`` (a lower-case slug of at
+        most 100 characters, else RequestInvalid) with its TOML ``source``, validated by the
+        caller (:mod:`kickflow.profiles.catalog`)."""
+        ...
+
+    def org_profiles(self, org_id: str) -> list[OrgProfile]:
+        """The organisation's custom profiles, by name."""
+        ...
+
+    def org_profile(self, org_id: str, name: str) -> OrgProfile | None:
+        """The organisation's custom profile ``name``, or None."""
+        ...
+
+    def delete_org_profile(self, org_id: str, name: str) -> bool:
+        """Delete the organisation's custom profile ``name``; whether it existed."""
         ...
 
     # --- control -------------------------------------------------------------------------------

@@ -12,13 +12,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kickflow.errors import JobError, JobNotFound
+from kickflow.jobs.listing import JobFilter
 from kickflow.jobs.models import Job, JobEvent
 from kickflow.jobs.ops import stuck
 from kickflow.jobs.schema import job_events, jobs
-from kickflow.jobs.sqlfuncs import db_now
+from kickflow.jobs.sqlfuncs import db_now, like_folded
 from kickflow.jobs.states import ACTIVE, JobState
 
 ERROR_KINDS = ("failed", "retry_scheduled", "reaped", "fenced")
+NO_FILTER = JobFilter()
+LISTED = [c for c in jobs.c if c.name != "report"]  # a list's columns
 
 
 @dataclass(frozen=True)
@@ -79,28 +82,56 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
     return decoded
 
 
+def _filtered(where: JobFilter) -> list[sa.ColumnElement[bool]]:
+    """The WHERE terms of ``where``. Each equality has an index that ends in (created_at, id)
+    and the text search runs on the (created_at, id, file_name) index, so any single filter is
+    read in the list's order from one index, without touching the table rows."""
+    terms: list[sa.ColumnElement[bool]] = []
+    for column, value in (
+        (jobs.c.state, where.state),
+        (jobs.c.verdict, where.verdict),
+        (jobs.c.project, where.project),
+        (jobs.c.profile, where.profile),
+    ):
+        if value:
+            terms.append(column == value)
+    pattern = where.like_pattern()
+    if pattern is not None:
+        terms.append(like_folded(jobs.c.file_name, sa.literal(pattern)))
+    if where.created_from is not None:
+        terms.append(jobs.c.created_at >= where.created_from)
+    if where.created_to is not None:
+        terms.append(jobs.c.created_at < where.created_to)
+    return terms
+
+
 def list_jobs(
     conn: Connection,
     org_id: str | None,
+    where: JobFilter = NO_FILTER,
     *,
-    state: str | None = None,
-    verdict: str | None = None,
-    project: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page:
-    """Jobs newest first, filtered; pass ``next_cursor`` back for the next page."""
-    stmt = sa.select(jobs).where(_scoped(org_id))
-    if state:
-        stmt = stmt.where(jobs.c.state == JobState(state).value)
-    if verdict:
-        stmt = stmt.where(jobs.c.verdict == verdict)
-    if project:
-        stmt = stmt.where(jobs.c.project == project)
+    """Jobs newest first, filtered; pass ``next_cursor`` back for the next page.
+
+    Two steps in one statement: the page's ids from an index alone (an index-only scan, however
+    many rows a rare text search passes over), then those rows by primary key. Selecting whole
+    rows while filtering made PostgreSQL read the table (reports included) for every job. The
+    jobs of a page carry no report (``report`` is None): decoding 50 of them was most of the
+    time of a page, and no list shows one."""
+    ids = sa.select(jobs.c.id, jobs.c.created_at).where(_scoped(org_id), *_filtered(where))
     if cursor:
         created, job_id = decode_cursor(cursor)
-        stmt = stmt.where(sa.tuple_(jobs.c.created_at, jobs.c.id) < sa.tuple_(created, job_id))
-    stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1)
+        ids = ids.where(sa.tuple_(jobs.c.created_at, jobs.c.id) < sa.tuple_(created, job_id))
+    page_ids = (
+        ids.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit + 1).subquery("page")
+    )
+    stmt = (
+        sa.select(*LISTED, sa.null().label("report"))
+        .join(page_ids, page_ids.c.id == jobs.c.id)
+        .order_by(page_ids.c.created_at.desc(), page_ids.c.id.desc())
+    )
     rows = [Job.from_row(r) for r in conn.execute(stmt).mappings().all()]
     more = len(rows) > limit
     page = rows[:limit]

@@ -51,6 +51,7 @@ class NewJob:
     idempotency_key: str | None = None
     file_size: int | None = None
     delay_seconds: float = 0.0
+    profile_source: str | None = None  # a custom profile's TOML, snapshotted into the job
 
 
 def find_by_key(conn: Connection, org_id: str, key: str) -> Job | None:
@@ -111,6 +112,7 @@ def _insert(conn: Connection, new: NewJob) -> Job:
                 source_type=new.source_type,
                 source_ref=new.source_ref,
                 profile=new.profile,
+                profile_source=new.profile_source,
                 idempotency_key=new.idempotency_key,
                 state=JobState.QUEUED.value,
                 max_attempts=new.max_attempts,
@@ -134,7 +136,8 @@ def _row(new: NewJob, now: float) -> dict[str, object]:
         "id": str(uuid.uuid4()), "org_id": new.org_id, "project": new.project,
         "file_name": new.file_name, "file_size": new.file_size,
         "source_type": new.source_type, "source_ref": new.source_ref, "profile": new.profile,
-        "idempotency_key": None, "state": JobState.QUEUED.value,
+        "profile_source": new.profile_source, "idempotency_key": None,
+        "state": JobState.QUEUED.value,
         "max_attempts": new.max_attempts, "priority": new.priority,
         "run_at": now + new.delay_seconds, "created_at": now, "updated_at": now,
     }  # fmt: skip

@@ -81,8 +81,13 @@ jobs = sa.Table(
         name="ck_jobs_state",
     ),
     sa.UniqueConstraint("org_id", "idempotency_key", name="uq_jobs_org_idempotency_key"),
-    sa.Index("ix_jobs_org_state", "org_id", "state"),
-    sa.Index("ix_jobs_org_created", "org_id", "created_at", "id"),
+    # The jobs list (migration 0008): its order with the file name for the text search, and
+    # each filter followed by the list's order.
+    sa.Index("ix_jobs_org_created_name", "org_id", "created_at", "id", "file_name"),
+    sa.Index("ix_jobs_org_state_created", "org_id", "state", "created_at", "id"),
+    sa.Index("ix_jobs_org_verdict_created", "org_id", "verdict", "created_at", "id"),
+    sa.Index("ix_jobs_org_project_created", "org_id", "project", "created_at", "id"),
+    sa.Index("ix_jobs_org_profile_created", "org_id", "profile", "created_at", "id"),
     sa.Index("ix_jobs_org_updated", "org_id", "updated_at"),
 )
 

@@ -47,3 +47,33 @@ def _new_token_pg(element: new_token, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(new_token, "sqlite")
 def _new_token_sqlite(element: new_token, compiler: SQLCompiler, **kw: Any) -> str:
     return "lower(hex(randomblob(16)))"
+
+
+class like_folded(FunctionElement[bool]):
+    """``like_folded(column, pattern)``: ``column LIKE pattern ESCAPE '\\'``, ignoring the case
+    of ASCII letters only, on both databases; ``pattern`` must be folded already
+    (:func:`kickflow.jobs.listing.fold`: a bound value, not lower-cased once per row).
+
+    SQLite's LIKE ignores ASCII case by itself; PostgreSQL lower-cases the column in the "C"
+    collation (ASCII only), about twice as fast as ``ILIKE`` or a locale's ``lower()``."""
+
+    type = sa.Boolean()
+    inherit_cache = True
+    name = "like_folded"
+
+
+def _like_parts(element: like_folded, compiler: SQLCompiler, **kw: Any) -> tuple[str, str]:
+    column, pattern = element.clauses
+    return compiler.process(column, **kw), compiler.process(pattern, **kw)
+
+
+@compiles(like_folded, "postgresql")
+def _like_folded_pg(element: like_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = _like_parts(element, compiler, **kw)
+    return f"""(lower({column} COLLATE "C") LIKE {pattern} ESCAPE '\\')"""
+
+
+@compiles(like_folded, "sqlite")
+def _like_folded_sqlite(element: like_folded, compiler: SQLCompiler, **kw: Any) -> str:
+    column, pattern = _like_parts(element, compiler, **kw)
+    return f"({column} LIKE {pattern} ESCAPE '\\')"

@@ -28,6 +28,7 @@ from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
 from kickflow.jobs.accounts import IssuedToken, Principal, Role, TokenInfo
 from kickflow.jobs.db import LockHolder, make_engine, read_tx, sqlite_lock_holder, write_tx
+from kickflow.jobs.listing import JobFilter
 from kickflow.jobs.migrate import current_revision, ensure_migrated, head_revision, upgrade
 from kickflow.jobs.models import (
     BulkResult,
@@ -39,17 +40,20 @@ from kickflow.jobs.models import (
     ReapResult,
     WorkerInfo,
 )
+from kickflow.jobs.org_profiles import OrgProfileOperations
+from kickflow.jobs.people_sql import SqlPeople
 from kickflow.jobs.port import JobStore
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE
 from kickflow.jobs.stats import JobHistory
+from kickflow.jobs.throughput import ThroughputQueries
 
 T = TypeVar("T")
 REAPER_RUN_FLAG = "reaper_last_run"
 REAPER_ERROR_FLAG = "reaper_last_error"
 
 
-class SqlJobStore(bulk.BulkOperations):
+class SqlJobStore(bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, SqlPeople):
     """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
     :class:`~kickflow.jobs.port.JobStore` (and so of its worker side, ``WorkerPort``).
 
@@ -218,6 +222,7 @@ class SqlJobStore(bulk.BulkOperations):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> Job:
         """Queue a job; the same idempotency key in the same organisation returns the first job.
         QueueLimitReached when the organisation has ``org_max_queued`` queued jobs already."""
@@ -225,6 +230,7 @@ class SqlJobStore(bulk.BulkOperations):
             org_id, source_type, source_ref, file_name=file_name, profile=profile,
             project=project, priority=priority, idempotency_key=idempotency_key,
             file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
+            profile_source=profile_source,
         )  # fmt: skip
         try:
             return self._write(lambda c: queue.enqueue(c, new, self.settings.org_max_queued))
@@ -275,12 +281,13 @@ class SqlJobStore(bulk.BulkOperations):
         file_size: int | None = None,
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
+        profile_source: str | None = None,
     ) -> queue.NewJob:
         """A job description for ``enqueue_many`` (defaults as in ``enqueue``)."""
         return queue.NewJob(
             org_id, source_type, source_ref, file_name, profile,
             max_attempts or self.settings.max_attempts, project, priority, idempotency_key,
-            file_size, delay_seconds,
+            file_size, delay_seconds, profile_source,
         )  # fmt: skip
 
     def get(self, org_id: str | None, job_id: str) -> Job:
@@ -294,15 +301,16 @@ class SqlJobStore(bulk.BulkOperations):
         state: str | None = None,
         verdict: str | None = None,
         project: str | None = None,
+        profile: str | None = None,
+        text: str | None = None,
+        created_from: float | None = None,
+        created_to: float | None = None,
         cursor: str | None = None,
         limit: int = 50,
     ) -> Page:
-        """Jobs newest first with cursor pagination."""
-        return self._read(
-            lambda c: queries.list_jobs(
-                c, org_id, state=state, verdict=verdict, project=project, cursor=cursor, limit=limit
-            )
-        )
+        """Jobs newest first, filtered (:class:`JobFilter`), with cursor pagination."""
+        where = JobFilter(state, verdict, project, profile, text, created_from, created_to)
+        return self._read(lambda c: queries.list_jobs(c, org_id, where, cursor=cursor, limit=limit))
 
     def events(self, job_id: str, org_id: str | None = None) -> list[JobEvent]:
         """The job's history, oldest first."""

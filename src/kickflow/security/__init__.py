@@ -1,0 +1,1 @@
+"""Secrets that people hold: password hashing (:mod:`kickflow.security.passwords`)."""
