@@ -2,6 +2,10 @@
 
 The dict form (``Report.to_dict``) is the stored and published shape; every renderer (HTML, CSV,
 text) works from it, so a stored report can be re-rendered without the measurements objects.
+
+A worker adds the pictures of video findings to it (:mod:`kickflow.worker.thumbnails`):
+``thumbnails``, ``artifacts`` and a finding's ``thumbnail``. Fields are only ever added within a
+schema version (readers ignore what they do not know); removing or changing one bumps it.
 """
 
 from __future__ import annotations

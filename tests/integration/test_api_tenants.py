@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kickflow.config import Settings
+from kickflow.jobs import SqlJobStore
 from tests.fixtures_server import Server, wait_for
 
 JOBS = "/api/qc/jobs"
@@ -48,6 +50,10 @@ Case = Callable[[httpx.Client, str], httpx.Response]
 NOT_FOUND: dict[str, Case] = {
     "GET /api/qc/jobs/{job_id}": lambda c, j: c.get(f"{JOBS}/{j}"),
     "GET /api/qc/jobs/{job_id}/report": lambda c, j: c.get(f"{JOBS}/{j}/report"),
+    # Scoping of listed artefacts is shown on completed jobs in test_api_artifacts_fake.py.
+    "GET /api/qc/jobs/{job_id}/artifacts/{name}": lambda c, j: c.get(
+        f"{JOBS}/{j}/artifacts/a1-000000-thumb-00.jpg"
+    ),
     "DELETE /api/qc/jobs/{job_id}": lambda c, j: c.delete(f"{JOBS}/{j}"),
     "GET /api/qc/progress": lambda c, j: c.get("/api/qc/progress", params={"jobId": j}),
     "POST /api/qc/cancel": lambda c, j: c.post("/api/qc/cancel", json={"jobId": j}),
@@ -60,7 +66,10 @@ NOT_FOUND: dict[str, Case] = {
     ),
 }
 # Routes answering with the caller's own data only, checked one by one below.
-SCOPED = {"GET /api/qc/jobs", "POST /api/qc/jobs", "GET /api/qc/debug", "GET /api/qc/events"}
+SCOPED = {
+    "GET /api/qc/jobs", "POST /api/qc/jobs", "GET /api/qc/debug", "GET /api/qc/events",
+    "GET /api/qc/profiles",
+}  # fmt: skip
 
 
 def test_every_api_route_is_covered(api_server: Server) -> None:
@@ -94,6 +103,24 @@ def test_lists_show_only_the_callers_jobs(api_server: Server, tenants: dict[str,
         many = b.get("/api/qc/progress", params={"jobIds": f"{tenants['a']},{tenants['b']}"})
         assert [j["id"] for j in many.json()["jobs"]] == [tenants["b"]]
         assert many.json()["notFound"] == [tenants["a"]]
+
+
+def test_profiles_are_the_callers_own(api_server: Server, tenants: dict[str, Any]) -> None:
+    store = SqlJobStore(api_server.db_url, Settings())
+    try:
+        source = 'extends = "web"\n'
+        store.save_org_profile(store.require_org("local"), "secret-spec", source, None)
+    finally:
+        store.close()
+    with api_server.client(tenants["tokens"]["a_viewer"]) as a, as_b(api_server, tenants) as b:
+        assert "secret-spec" in [p["name"] for p in a.get("/api/qc/profiles").json()["profiles"]]
+        listed = b.get("/api/qc/profiles").json()["profiles"]
+        assert "secret-spec" not in [p["name"] for p in listed]
+        media = api_server.media_root / "tenant.mov"
+        body = {"source": {"type": "path", "path": str(media)}, "profile": "secret-spec"}
+        refused = b.post(JOBS, json=body)
+        assert refused.status_code == 400 and "secret-spec'" in refused.json()["error"]["message"]
+        assert "secret-spec" not in refused.json()["error"]["message"].split("(")[1]
 
 
 def test_debug_counts_only_the_callers_jobs(api_server: Server, tenants: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from kickflow.errors import UnsafeConfiguration
 
 if TYPE_CHECKING:
     from kickflow.jobs import WorkerPort
-    from kickflow.worker.pipeline import InputFetcher
+    from kickflow.worker.pipeline import JobFiles
 
 SQLITE_REFUSED = (
     "a direct-database worker cannot share the embedded SQLite database (a suspended worker "
@@ -31,7 +31,7 @@ def _direct_store(settings: Settings) -> WorkerPort:
     return SqlJobStore(settings=settings)
 
 
-def open_worker_store(settings: Settings) -> tuple[WorkerPort, InputFetcher | None]:
+def open_worker_store(settings: Settings) -> tuple[WorkerPort, JobFiles | None]:
     """The store a worker uses, and where it gets inputs (None: this machine's sources)."""
     if settings.server_url:
         from kickflow.worker.remote import HttpWorkerStore

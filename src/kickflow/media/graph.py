@@ -135,6 +135,15 @@ def _fan_out(source: str, split: str, chains: list[tuple[Branch, str]], kind: st
     return parts
 
 
+def safe_input(source: Path, format_name: str, max_pixels: int | None = None) -> list[str]:
+    """``-i`` for ``source`` with its guards: the file protocol only, and only the demuxer
+    the probe found (``-format_whitelist``); every FFmpeg run over an input starts here."""
+    args = ["-protocol_whitelist", "file", "-format_whitelist", format_name]
+    if max_pixels:
+        args += ["-max_pixels", str(max_pixels)]
+    return [*args, "-i", f"file:{source.resolve()}"]
+
+
 def build_plan(
     media: MediaInfo,
     source: Path,
@@ -159,10 +168,7 @@ def build_plan(
     if video:
         graph += _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
     branches = tuple(b for b, _ in chains_a + chains_v)
-    args = ["-protocol_whitelist", "file", "-format_whitelist", media.format_name]
-    if max_pixels:
-        args += ["-max_pixels", str(max_pixels)]
-    args += ["-i", f"file:{source.resolve()}"]
+    args = safe_input(source, media.format_name, max_pixels)
     args += ["-filter_complex", ";".join(graph)]
     for b in branches:
         args += ["-map", f"[o_{b.name}]"]

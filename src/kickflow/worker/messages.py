@@ -12,6 +12,7 @@ PHASE_LABELS = {
     "initializing": "initialising",
     "downloading": "download",
     "analyzing": "analysis",
+    "thumbnails": "thumbnails",
     "reporting": "report",
 }
 NOT_RETRIED = "not retried"

@@ -1,5 +1,6 @@
 """One attempt of one job: initializing (≈5 %) → downloading (10–40 %, real bytes into the
-attempt's temp dir) → analyzing (40–95 %, the engine's FFmpeg progress) → reporting (95–100 %).
+attempt's temp dir) → analyzing (40–95 %, the engine's FFmpeg progress) → thumbnails (95–99 %,
+pictures at the video findings, :mod:`kickflow.worker.thumbnails`) → reporting (99–100 %).
 
 Every outcome ends in exactly one fenced write (complete, fail, release, cancel or pause
 acknowledgement); a rejected write means another worker owns the job now, so this attempt's
@@ -25,11 +26,13 @@ from kickflow.errors import (
     LeaseLost,
 )
 from kickflow.jobs import Claimed, Job, Lease, WorkerPort, sources
-from kickflow.profiles import Profile, load_profile
+from kickflow.profiles import Profile, load_profile, load_profile_text
+from kickflow.storage import Storage, open_storage
 from kickflow.worker import logs
 from kickflow.worker.control import JobControl, too_large_message
 from kickflow.worker.messages import failure_message, redact, unexpected_message
 from kickflow.worker.tempdirs import job_dir
+from kickflow.worker.thumbnails import ArtifactSink, Thumbnailer
 
 
 class QCReport(Protocol):
@@ -57,19 +60,31 @@ class QCEngine(Protocol):
 OnBytes = Callable[[int, int | None], None]
 
 
-class InputFetcher(Protocol):
-    """Puts the job's file where the engine can read it (a copy in the attempt's temp dir, or
-    the file itself when it may be read in place); ``on_bytes(done, total)`` as bytes arrive."""
+class JobFiles(ArtifactSink, Protocol):
+    """The job's files: ``fetch`` puts its input where the engine can read it (a copy in the
+    attempt's temp dir, or the file itself when it may be read in place; ``on_bytes(done,
+    total)`` as bytes arrive), and ``put_artifact`` stores what the attempt made."""
 
     def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path: ...
 
 
 class LocalInputs:
-    """Inputs on this machine: path sources under KICKFLOW_ALLOWED_ROOTS and the service's
-    own upload storage (a direct-database worker)."""
+    """Files on this machine (a direct-database worker): inputs from path sources under
+    KICKFLOW_ALLOWED_ROOTS and the service's own upload storage; artefacts into that storage.
+
+    An artefact write is not conditional on the lease the way a database write is: the
+    pipeline checks the lease just before storing, and names are per attempt (see
+    :mod:`kickflow.artifacts`), so a write that races a lost lease only leaves an orphan the
+    accepted report never names."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._storage: Storage | None = None
+
+    def put_artifact(self, job: Job, lease: Lease, name: str, data: bytes) -> None:
+        if self._storage is None:
+            self._storage = open_storage(self.settings)
+        self._storage.put_artifact(job.org_id, job.id, name, data)
 
     def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path:
         source = sources.get_source(job.source_type)
@@ -107,7 +122,7 @@ class AttemptContext:
     settings: Settings
     engine: QCEngine
     release: threading.Event
-    inputs: InputFetcher | None = None
+    inputs: JobFiles | None = None
 
     def __post_init__(self) -> None:
         if self.inputs is None:
@@ -137,7 +152,7 @@ def _analyse(
     ctx: AttemptContext, job: Job, control: JobControl, tmp: Path
 ) -> tuple[str, dict[str, Any]]:
     control.report(5.0, "initializing", force=True)
-    profile = load_profile(job.profile)
+    profile = profile_of(job)
     max_bytes = ctx.settings.max_file_mb * 1_000_000
     control.report(10.0, "downloading", force=True)
     assert ctx.inputs is not None  # set in __post_init__
@@ -145,16 +160,25 @@ def _analyse(
         job, control.lease, tmp, lambda done, total: control.on_bytes(done, total, max_bytes)
     )
     control.report(40.0, "analyzing", force=True)
+    settings = watchdog_settings(ctx.settings)
     report = ctx.engine(
         path,
         profile,
         on_progress=control.on_fraction,
-        settings=watchdog_settings(ctx.settings),
+        settings=settings,
         work_dir=tmp,
         display_name=job.file_name,
     )
-    control.report(95.0, "reporting", force=True)
-    return report.verdict, report.to_dict()
+    thumbnails = Thumbnailer(settings, ctx.inputs, control)
+    return report.verdict, thumbnails.add_to(report.to_dict(), path, job, tmp)
+
+
+def profile_of(job: Job) -> Profile:
+    """What the job is judged by: the custom profile's text it was submitted with (never the
+    organisation's profile as it is now), else the built-in it names."""
+    if job.profile_source is not None:
+        return load_profile_text(job.profile_source, job.profile)
+    return load_profile(job.profile)
 
 
 def for_owner(message: str, job: Job, lease: Lease) -> str:

@@ -6,13 +6,21 @@ the ``worker`` role. Fenced calls carry the whole lease (job id, token, attempt,
 database decides, exactly as for a direct worker, and a rejected call answers 409
 ``lease_lost``. A call the service already accepted (the worker retried after losing the
 reply) answers as accepted again, so a network fault never turns one result into two.
+
+An artefact of an attempt (a thumbnail) is a fenced ``PUT /leases/{job}/artifacts/{name}``
+with the lease and the bytes in base64 (the API takes only JSON bodies); storing it again
+under the same name is harmless, so a repeated call needs no replay check.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
+import math
 from typing import Any
 
+from kickflow.artifacts import MAX_ARTIFACT_BYTES
 from kickflow.jobs import Claimed, HeartbeatReply, Job, JobState, Lease, WorkerInfo
 
 VERSION = 1
@@ -21,6 +29,7 @@ LEASE_TOKEN_HEADER = "Kickflow-Lease-Token"  # noqa: S105 - a header name
 SHA256_HEADER = "Kickflow-Sha256"
 PREFIX = f"/api/worker/v{VERSION}"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a report of a long programme with its curves
+MAX_ARTIFACT_CHARS = 4 * math.ceil(MAX_ARTIFACT_BYTES / 3)  # the largest artefact in base64
 
 
 def job_to_wire(job: Job) -> dict[str, Any]:
@@ -74,3 +83,15 @@ def worker_to_wire(info: WorkerInfo) -> dict[str, Any]:
 
 def worker_from_wire(data: dict[str, Any]) -> WorkerInfo:
     return WorkerInfo(**{f.name: data[f.name] for f in dataclasses.fields(WorkerInfo)})
+
+
+def artifact_to_wire(lease: Lease, data: bytes) -> dict[str, Any]:
+    return {"lease": lease_to_wire(lease), "data": base64.b64encode(data).decode("ascii")}
+
+
+def artifact_from_wire(text: str) -> bytes:
+    """The artefact's bytes; ValueError when ``text`` is not strict base64."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"artefact data is not base64: {exc}") from None

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -39,6 +40,7 @@ RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
 TRANSIENT_STATUS = {502, 503, 504}
 DOWNLOAD_CHUNK = 1024 * 1024
 DOWNLOAD_RESUMES = 5
+MAX_CACHED_URLS = 32  # the fixed calls' paths
 
 
 class WorkerRefused(KickflowError):
@@ -104,18 +106,22 @@ class HttpWorkerStore:
         relative one with the base URL on every request)."""
         url = self._urls.get(path)
         if url is None:
-            url = self._urls[path] = httpx.URL(self.server_url + wire.PREFIX + path)
+            url = httpx.URL(self.server_url + wire.PREFIX + path)
+            if len(self._urls) < MAX_CACHED_URLS:  # per-artefact paths must not pile up
+                self._urls[path] = url
         return url
 
-    def _post(self, path: str, body: dict[str, Any], *, retry_for: float = 0.0) -> Any:
-        """POST ``body``; transient failures are retried for ``retry_for`` seconds."""
+    def _post(
+        self, path: str, body: dict[str, Any], *, retry_for: float = 0.0, method: str = "POST"
+    ) -> Any:
+        """Send ``body``; transient failures are retried for ``retry_for`` seconds."""
         deadline = time.monotonic() + retry_for
         delay = RETRY_FIRST_S
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._answer(self._client.post(self._url(path), json=body))
+                return self._answer(self._client.request(method, self._url(path), json=body))
             except ServiceUnreachable as exc:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -142,9 +148,11 @@ class HttpWorkerStore:
     def _unreachable(self, exc: httpx.HTTPError) -> ServiceUnreachable:
         return ServiceUnreachable(f"cannot reach the service at {self.server_url}: {exc}")
 
-    def _send(self, path: str, body: dict[str, Any], *, retry_for: float = 0.0) -> Any:
+    def _send(
+        self, path: str, body: dict[str, Any], *, retry_for: float = 0.0, method: str = "POST"
+    ) -> Any:
         try:
-            return self._post(path, body, retry_for=retry_for)
+            return self._post(path, body, retry_for=retry_for, method=method)
         except httpx.HTTPError as exc:
             raise self._unreachable(exc) from exc
 
@@ -153,13 +161,13 @@ class HttpWorkerStore:
         answer = self._retrying(path, body)
         return wire.job_from_wire(answer["job"])
 
-    def _retrying(self, path: str, body: dict[str, Any]) -> Any:
-        """A final write: retried while the lease could still be held."""
+    def _retrying(self, path: str, body: dict[str, Any], method: str = "POST") -> Any:
+        """A final write (or an artefact): retried while the lease could still be held."""
         deadline = time.monotonic() + self.settings.lease_seconds
         delay = RETRY_FIRST_S
         while True:
             try:
-                return self._send(path, body)
+                return self._send(path, body, method=method)
             except ServiceUnreachable as exc:
                 if time.monotonic() + delay > deadline:
                     raise
@@ -222,7 +230,13 @@ class HttpWorkerStore:
     def reap(self) -> ReapResult:
         return ReapResult([], [], [], [])  # the service runs the reaper
 
-    # --- inputs -------------------------------------------------------------------------
+    # --- the job's files ----------------------------------------------------------------
+
+    def put_artifact(self, job: Job, lease: Lease, name: str, data: bytes) -> None:
+        """Store one of the attempt's artefacts through the service (fenced there: LeaseLost
+        when the lease is gone)."""
+        path = f"/leases/{quote(lease.job_id, safe='')}/artifacts/{quote(name, safe='')}"
+        self._retrying(path, wire.artifact_to_wire(lease, data), method="PUT")
 
     def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path:
         """The job's input as a local file (see the module docstring)."""

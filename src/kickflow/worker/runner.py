@@ -22,7 +22,7 @@ from kickflow.jobs import Claimed, WorkerPort
 from kickflow.worker import logs
 from kickflow.worker.pipeline import (
     AttemptContext,
-    InputFetcher,
+    JobFiles,
     QCEngine,
     default_engine,
     run_attempt,
@@ -49,7 +49,7 @@ class Worker:
         concurrency: int | None = None,
         engine: QCEngine | None = None,
         worker_id: str | None = None,
-        inputs: InputFetcher | None = None,
+        inputs: JobFiles | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or store.settings

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from kickflow import artifacts
 from kickflow.api.auth import WorkerPrincipal
 from kickflow.api.context import Services, Svc
 from kickflow.errors import LeaseLost, NotFound, ProtocolMismatch, RequestInvalid
@@ -111,6 +112,11 @@ class FailRequest(Body):
 class MessageRequest(Body):
     lease: WireLease
     message: str = Field("", max_length=4000)
+
+
+class ArtifactRequest(Body):
+    lease: WireLease
+    data: str = Field(max_length=wire.MAX_ARTIFACT_CHARS)
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -261,7 +267,7 @@ def acknowledge_pause(req: MessageRequest, _: WorkerPrincipal, svc: Svc) -> Resp
     )
 
 
-# --- the job's input --------------------------------------------------------------------------
+# --- the job's files --------------------------------------------------------------------------
 
 
 def _held_job(svc: Services, job_id: str, token: str) -> Job:
@@ -330,3 +336,28 @@ def download(
     return StreamingResponse(
         chunks, status_code=status, headers=headers, media_type="application/octet-stream"
     )
+
+
+@router.put(
+    "/leases/{job_id}/artifacts/{name}",
+    summary="Store one of the attempt's artefacts, e.g. a thumbnail (fenced)",
+)
+def put_artifact(
+    job_id: Annotated[str, Path(max_length=64)],
+    name: Annotated[str, Path(max_length=80)],
+    req: ArtifactRequest,
+    _: WorkerPrincipal,
+    svc: Svc,
+) -> Response:
+    """Only while the lease is live (409 ``lease_lost`` otherwise), and only under a name of
+    the lease's own attempt (:mod:`kickflow.artifacts`)."""
+    if req.lease.job_id != job_id:
+        raise RequestInvalid(f"the lease is for job {req.lease.job_id}, not {job_id}")
+    job = _held_job(svc, job_id, req.lease.token)
+    try:
+        data = wire.artifact_from_wire(req.data)
+    except ValueError as exc:
+        raise RequestInvalid(str(exc)) from None
+    artifacts.check_upload(name, job.attempt, len(data))
+    svc.storage.put_artifact(job.org_id, job.id, name, data)
+    return _json({"stored": name, "bytes": len(data)})
