@@ -51,6 +51,18 @@ def load_profile(ref: str) -> Profile:
     )
 
 
+def load_profile_text(source: str, name: str) -> Profile:
+    """Parse a profile from TOML text (an organisation's custom profile, or the copy a job
+    carries) with the rules of :func:`load_profile`; its name is ``name`` whatever the text
+    says, so a built-in file copied and edited needs no renaming."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"profile {name}: not valid TOML ({exc})") from exc
+    data["name"] = name
+    return _parse(data, label=name, default_name=name)
+
+
 def _read_builtin(name: str) -> dict[str, Any]:
     text = resources.files("kickflow.profiles").joinpath(f"{name}.toml").read_text("utf-8")
     return tomllib.loads(text)

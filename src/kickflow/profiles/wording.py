@@ -1,0 +1,231 @@
+"""A profile in plain words: one sentence per rule, grouped by section, for people who read a
+delivery spec rather than its TOML (the Profiles page). Every setting of the model appears in
+some sentence (a unit test changes each one and expects the wording to change)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kickflow.profiles.model import CHECK_IDS, Profile, SegmentSpec, Severity
+
+Described = list[tuple[str, str]]
+
+SCAN_WORDS = {
+    "progressive": "progressive",
+    "tff": "interlaced top field first",
+    "bff": "interlaced bottom field first",
+    "unknown": "unknown",
+}
+SEVERITY_WORDS: dict[Severity, str] = {
+    "error": "Errors (the file fails)",
+    "warning": "Warnings (the file needs review)",
+    "info": "Notes (reported, no effect on the verdict)",
+    "off": "Not checked",
+}
+
+
+def describe(profile: Profile) -> Described:
+    """``(section, sentence)`` pairs, in the order a reader checks a delivery."""
+    return [
+        *_loudness(profile),
+        *_container(profile),
+        *_video(profile),
+        *_audio(profile),
+        ("Black frames", _segment("Black pictures", profile.black)),
+        ("Frozen pictures", _segment("Frozen pictures", profile.freeze)),
+        ("Silence", _segment("Silent passages", profile.silence)),
+        *_pictures(profile),
+        *_sound(profile),
+        *_detection(profile),
+        *_severities(profile),
+    ]
+
+
+def num(value: float) -> str:
+    """A number as people write it: no trailing zeros (-23, 0.5, 48000)."""
+    return f"{value:g}"
+
+
+def one_of(values: Sequence[object], unit: str = "") -> str:
+    words = [f"{v:g}" if isinstance(v, float) else str(v) for v in values]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    return f"{listed}{unit}"
+
+
+def _rule(what: str, values: Sequence[object], unit: str = "") -> str:
+    if not values:
+        return f"{what}: any."
+    return f"{what} must be {one_of(values, unit)}."
+
+
+def _loudness(p: Profile) -> Described:
+    spec = p.loudness
+    lra = (
+        "Loudness range (LRA) is measured but not limited."
+        if spec.max_lra_lu is None
+        else f"Loudness range (LRA) must be at most {num(spec.max_lra_lu)} LU."
+    )
+    return [
+        (
+            "Loudness",
+            f"Integrated loudness must be {num(spec.target_lufs)} LUFS, accepted from "
+            f"{num(spec.min_lufs)} to {num(spec.max_lufs)} LUFS "
+            f"({num(spec.tolerance_below_lu)} LU below, {num(spec.tolerance_above_lu)} LU above), "
+            f"measured as {spec.standard}.",
+        ),
+        ("Loudness", f"True peak must not exceed {num(spec.max_true_peak_dbtp)} dBTP."),
+        ("Loudness", lra),
+    ]
+
+
+def _container(p: Profile) -> Described:
+    spec = p.container
+    raw = "accepted" if spec.allow_raw_pcm else "refused (they decode from any bytes)"
+    return [
+        ("Container", _rule("Container format", spec.formats)),
+        (
+            "Container",
+            f"Audio and video durations may differ by at most "
+            f"{num(spec.max_av_duration_mismatch_s)} s.",
+        ),
+        ("Container", f"Headerless raw PCM files are {raw}."),
+    ]
+
+
+def _video(p: Profile) -> Described:
+    spec = p.video
+    required = "required" if spec.required else "optional (an audio-only file is fine)"
+    rates = (
+        f"Frame rate must be {one_of(spec.frame_rates, ' fps')} "
+        f"(within ±{num(spec.frame_rate_tolerance)})."
+        if spec.frame_rates
+        else "Frame rate: any."
+    )
+    sampling = (
+        "Every frame is analysed, so single-frame flashes are caught."
+        if spec.frame_accurate
+        else f"Pictures are analysed at {num(spec.sample_fps)} frames per second "
+        "(a single-frame flash may be missed)."
+    )
+    return [
+        ("Video", f"A video stream is {required}."),
+        ("Video", _rule("Video codec", spec.codecs)),
+        ("Video", _rule("Resolution", spec.resolutions)),
+        ("Video", rates),
+        ("Video", f"Variable frame rate is {'allowed' if spec.allow_vfr else 'refused'}."),
+        ("Video", _rule("Scan", [SCAN_WORDS[s] for s in spec.scan])),
+        ("Video", _rule("Pixel format", spec.pix_fmts)),
+        ("Video", sampling),
+    ]
+
+
+def _audio(p: Profile) -> Described:
+    spec = p.audio
+    required = "required" if spec.required else "optional"
+    return [
+        ("Audio", f"An audio stream is {required}."),
+        ("Audio", _rule("Audio codec", spec.codecs)),
+        ("Audio", _rule("Sample rate", [f"{r / 1000:g} kHz" for r in spec.sample_rates])),
+        ("Audio", _rule("Channel count", spec.channels)),
+    ]
+
+
+def _segment(what: str, spec: SegmentSpec) -> str:
+    allowed = []
+    if spec.head_allowed_s:
+        allowed.append(f"the first {num(spec.head_allowed_s)} s")
+    if spec.tail_allowed_s:
+        allowed.append(f"the last {num(spec.tail_allowed_s)} s")
+    where = f", except within {' and '.join(allowed)}" if allowed else ", anywhere in the file"
+    return f"{what} lasting {num(spec.min_s)} s or longer are reported{where}."
+
+
+def _share(value: float) -> str:
+    return f"{value * 100:g} %"
+
+
+def _lasting(min_s: float) -> str:
+    return ", however briefly" if min_s == 0 else f" when it lasts {num(min_s)} s or longer"
+
+
+def _pictures(p: Profile) -> Described:
+    return [
+        (
+            "Levels",
+            f"Pictures with more than {_share(p.levels.max_out_of_range)} of their pixels "
+            f"outside broadcast-legal levels are reported{_lasting(p.levels.min_s)}.",
+        ),
+        (
+            "Letterbox",
+            f"Black bars of at least {_share(p.letterbox.min_bar_share)} of the height or "
+            "width on a side are reported.",
+        ),
+        (
+            "Interlace",
+            f"Interlaced pictures are reported when they last {num(p.interlace.min_s)} s or "
+            "longer.",
+        ),
+    ]
+
+
+def _sound(p: Profile) -> Described:
+    clip, ch, ph = p.clipping, p.channels, p.phase
+    windows = (
+        "Any clipped audio window is reported"
+        if clip.max_clipped_windows == 0
+        else f"More than {clip.max_clipped_windows} clipped audio windows are reported"
+    )
+    lfe = "the LFE channel is left out" if ch.ignore_lfe else "the LFE channel counts too"
+    mono = "is reported" if ph.flag_mono_as_stereo else "is accepted"
+    return [
+        ("Clipping", f"{windows}{_lasting(clip.min_s)}."),
+        (
+            "Channels",
+            f"A channel is reported dead when it is silent for {_share(ch.dead_share)} of the "
+            f"programme or for one run of {num(ch.dead_min_s)} s; {lfe}.",
+        ),
+        (
+            "Phase",
+            f"Stereo phase is reported when the mean correlation is below "
+            f"{num(ph.min_mean_correlation)} or the channels stay out of phase for "
+            f"{num(ph.out_of_phase_min_s)} s; mono carried as stereo {mono}.",
+        ),
+    ]
+
+
+def _detection(p: Profile) -> Described:
+    d = p.detect
+    return [
+        (
+            "Detection",
+            f"A pixel darker than {_share(d.black_pixel_threshold)} of full brightness counts as "
+            f"black, a picture with at least {_share(d.black_picture_threshold)} black pixels "
+            f"as a black picture, and black runs are detected from {num(d.black_min_s)} s.",
+        ),
+        (
+            "Detection",
+            f"A picture that differs from the one before by less than a "
+            f"{num(d.freeze_noise_db)} dB noise floor counts as frozen; frozen runs are detected "
+            f"from {num(d.freeze_min_s)} s.",
+        ),
+        (
+            "Detection",
+            f"Audio below {num(d.silence_threshold_db)} dB counts as silence; silent runs are "
+            f"detected from {num(d.silence_min_s)} s.",
+        ),
+        (
+            "Detection",
+            f"An audio window peaking at {num(d.clip_peak_dbfs)} dBFS or above counts as clipped.",
+        ),
+    ]
+
+
+def _severities(p: Profile) -> Described:
+    by_level: dict[Severity, list[str]] = {}
+    for check in CHECK_IDS:
+        by_level.setdefault(p.severity_of(check), []).append(check)
+    return [
+        ("Findings", f"{words}: {', '.join(by_level[level])}.")
+        for level, words in SEVERITY_WORDS.items()
+        if level in by_level
+    ]
