@@ -7,6 +7,7 @@ from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from kickflow.api.changes import ChangeFeed
 from kickflow.api.health import HealthMonitor, TerminalCounts
 from kickflow.config import Settings
 from kickflow.jobs import JobStore
@@ -38,8 +39,10 @@ class Services:
     reaper: ReaperSchedule | None = None
     terminal_counts: TerminalCounts = field(default_factory=TerminalCounts)
     health: HealthMonitor = field(init=False)
+    changes: ChangeFeed = field(init=False)  # the event streams' shared polls
 
     def __post_init__(self) -> None:
+        self.changes = ChangeFeed(self.store)
         self.health = HealthMonitor.of_service(
             self.settings, self.store, self.storage, self.terminal_counts, self._next_reaper_run
         )

@@ -2,9 +2,12 @@
 
 A request with a body under ``/api/`` must be JSON (or multipart on the upload route). A body
 whose declared length is over the limit is refused at once with 413; a chunked one is counted
-as it arrives and stopped at the limit. A body that arrives too slowly (a pause longer than the
-idle window, or an average under the minimum rate once that window has passed) is answered 408
-and its connection closed, so a client trickling a body cannot hold a connection for ever.
+as it arrives and stopped at the limit. A page's upload form (``form_upload_paths``: multipart
+from a browser without JavaScript) has the upload limit too, counted as it arrives, so that the
+route's own refusal, a page with the sentence, is what the browser gets. A body that arrives
+too slowly (a pause longer than the idle window, or an average under the minimum rate once that
+window has passed) is answered 408 and its connection closed, so a client trickling a body
+cannot hold a connection for ever.
 """
 
 from __future__ import annotations
@@ -81,8 +84,10 @@ class RequestLimits:
         body_idle_seconds: float,
         body_min_bytes_per_second: float,
         json_limits_by_prefix: dict[str, int] | None = None,
+        form_upload_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        self.form_upload_paths = form_upload_paths
         self.max_json_bytes = max_json_bytes
         self.json_limits_by_prefix = json_limits_by_prefix or {}
         self.max_upload_bytes = max_upload_bytes
@@ -95,7 +100,8 @@ class RequestLimits:
             await self.app(scope, receive, send)
             return
         media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
-        upload = scope["path"] == self.upload_path and media_type == MULTIPART
+        upload_paths = {self.upload_path, *self.form_upload_paths}
+        upload = scope["path"] in upload_paths and media_type == MULTIPART
         problem = self._refusal(scope, media_type, upload)
         if problem is not None:
             await problem(scope, receive, send)
@@ -126,6 +132,8 @@ class RequestLimits:
             return error_response(
                 415, "unsupported_media_type", f"Content-Type {got} not accepted: send {allowed}"
             )
+        if upload and scope["path"] in self.form_upload_paths:
+            return None  # counted as it arrives; the page says what went wrong
         declared = _header(scope, b"content-length")
         limit = self.max_upload_bytes + MULTIPART_SLACK if upload else self._json_limit(scope)
         if declared.isdigit() and int(declared) > limit:

@@ -2,7 +2,10 @@
 
 Starlette's own form parser spools whole files to a temporary file before the route runs; this
 one validates the file name (and the number of files) from the part headers before writing a
-byte, and counts bytes against the limit while they arrive. A client that disconnects mid-way
+byte, counts bytes against the limit while they arrive, and looks at each file's first bytes:
+a text file, a playlist or a still image is refused there (415, one sentence) instead of
+becoming a job that fails on a worker. A file part without a file name (what a browser sends
+for a file input left empty) is skipped. A client that disconnects mid-way
 is logged as one INFO line, not as an error: the batch is discarded like any refused request.
 
 The batch is synchronous (with S3 its writes are network calls): the parser runs in a worker
@@ -13,7 +16,7 @@ client that goes away cannot leave stored parts behind.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -22,12 +25,17 @@ from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from kickflow.errors import RequestInvalid, StorageError
+from kickflow.errors import PlaylistRefused, RequestInvalid, StorageError, UploadNotMedia
 from kickflow.jobs.models import Job
+from kickflow.media.formats import refusal_for
+from kickflow.media.inputs import SNIFF_BYTES, content_refusal, image_format
 from kickflow.storage import Storage, UploadBatch
 
 FILE_FIELD = "file"
 MAX_FIELD_BYTES = 4096
+NO_FILES = "file: at least one file is required"
+SKIPPED = "\x00skipped"  # the field of a part that is read and dropped (an empty file input)
+FieldsCheck = Callable[[dict[str, str]], None]
 log = logging.getLogger("kickflow.api.uploads")
 
 
@@ -39,12 +47,33 @@ class UploadForm:
     file_names: list[str] = field(default_factory=list)
 
 
+def not_media(name: str, head: bytes) -> UploadNotMedia | None:
+    """Why an upload whose first bytes are ``head`` is refused, or None: the worker's probe
+    still decides about everything else.
+
+    Playlists and still images always; text only when it has words or lines (a space or a
+    line break): a run of printable bytes without either may be headerless audio, which a
+    profile can allow, so that one is left to the worker."""
+    refusal = content_refusal(name, head)
+    if isinstance(refusal, PlaylistRefused) or (refusal is not None and _has_words(head)):
+        return UploadNotMedia(refusal.message)
+    image = image_format(head)
+    return UploadNotMedia(refusal_for(image, name)) if image else None
+
+
+def _has_words(head: bytes) -> bool:
+    return b" " in head or b"\n" in head
+
+
 class _Receiver:
     """Callbacks for python-multipart's streaming parser."""
 
-    def __init__(self, batch: UploadBatch) -> None:
+    def __init__(self, batch: UploadBatch, before_files: FieldsCheck | None) -> None:
         self.batch = batch
+        self.before_files = before_files
         self.form = UploadForm()
+        self._head = bytearray()
+        self._sniffed = False
         self._headers: dict[bytes, bytes] = {}
         self._hname = b""
         self._hvalue = b""
@@ -74,24 +103,47 @@ class _Receiver:
         if name == FILE_FIELD:
             if filename is None:
                 raise RequestInvalid("file: each file part needs a filename")
+            if not filename:
+                self._field = SKIPPED
+                return
+            if self.before_files is not None and not self.form.file_names:
+                self.before_files(self.form.fields)
             decoded = _decode(filename, "file name")
             self.batch.start_file(decoded)
             self.form.file_names.append(decoded)
+            self._head.clear()
+            self._sniffed = False
         elif filename is not None:
             raise RequestInvalid(f"{name or 'unnamed part'}: files go in the field 'file'")
         self._field = name
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._field == SKIPPED:
+            return
         if self._field == FILE_FIELD:
             self.batch.write(data[start:end])
+            if not self._sniffed:
+                self._head += data[start : min(end, start + SNIFF_BYTES - len(self._head))]
+                if len(self._head) >= SNIFF_BYTES:
+                    self._sniff()
             return
         self._value += data[start:end]
         if len(self._value) > MAX_FIELD_BYTES:
             raise RequestInvalid(f"{self._field}: value longer than {MAX_FIELD_BYTES} bytes")
 
+    def _sniff(self) -> None:
+        self._sniffed = True
+        refusal = not_media(self.form.file_names[-1], bytes(self._head))
+        if refusal is not None:
+            raise refusal
+
     def on_part_end(self) -> None:
+        if self._field == SKIPPED:
+            return
         if self._field == FILE_FIELD:
-            self.batch.finish_file()
+            self.batch.finish_file()  # an empty file is refused here, before the sniff
+            if not self._sniffed:
+                self._sniff()
         elif self._field is not None:
             if self._field in self.form.fields:
                 raise RequestInvalid(f"{self._field}: given more than once")
@@ -113,9 +165,14 @@ def _boundary(content_type: str) -> bytes:
     return boundary
 
 
-async def receive(request: Request, batch: UploadBatch) -> UploadForm:
-    """Stream the request's multipart body into ``batch``; returns the other form fields."""
-    receiver = _Receiver(batch)
+async def receive(
+    request: Request, batch: UploadBatch, before_files: FieldsCheck | None = None
+) -> UploadForm:
+    """Stream the request's multipart body into ``batch``; returns the other form fields.
+    ``before_files(fields)`` runs once: before the first file is written, with the fields sent
+    before it (a form's CSRF token, which pages put first), or at the end when there is no
+    file; it may raise to refuse."""
+    receiver = _Receiver(batch, before_files)
     callbacks = {
         name: getattr(receiver, name)
         for name in dir(receiver)
@@ -136,7 +193,9 @@ async def receive(request: Request, batch: UploadBatch) -> UploadForm:
     except (ValueError, RuntimeError) as exc:  # the parser's MultipartParseError is a ValueError
         raise RequestInvalid(f"malformed multipart body: {exc}") from exc
     if not receiver.form.file_names:
-        raise RequestInvalid("file: at least one file is required")
+        if before_files is not None:
+            before_files(receiver.form.fields)  # it runs once, files or not
+        raise RequestInvalid(NO_FILES)
     return receiver.form
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 import re
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from kickflow.errors import (
     InputEmpty,
+    InputError,
     InputNotAFile,
     InputNotFound,
     InputUnreadable,
@@ -52,6 +53,18 @@ POLYGLOT_LINES: tuple[tuple[re.Pattern[bytes], str], ...] = (
     (re.compile(rb"ffconcat version"), "an FFmpeg concat list"),
     (re.compile(rb"(?:^|[^ -~])file '[^'\n]+'\r?\n"), "a concat list"),
     (re.compile(rb"(?:^|[^ -~])v=0\r?\no="), "an SDP session description"),
+)
+# Still images by their first bytes, as FFmpeg's demuxer names (media/formats.py words them).
+IMAGE_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png_pipe"),
+    (b"\xff\xd8\xff\xe0", "jpeg_pipe"),
+    (b"\xff\xd8\xff\xe1", "jpeg_pipe"),
+    (b"\xff\xd8\xff\xdb", "jpeg_pipe"),
+    (b"\xff\xd8\xff\xee", "jpeg_pipe"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff_pipe"),
+    (b"MM\x00*", "tiff_pipe"),
 )
 # Demuxers that follow references to other files or URLs.
 REFERENCING_FORMATS = frozenset(
@@ -106,18 +119,38 @@ def validate_input(path: Path) -> int:
         raise InputNotAFile(f"{name} is not a regular file.")
     if info.st_size == 0:
         raise InputEmpty(f"{name} is empty (0 bytes).")
-    head = _read_head(path)
+    refusal = content_refusal(name, _read_head(path))
+    if refusal is not None:
+        raise refusal
+    return info.st_size
+
+
+def content_refusal(name: str, head: bytes) -> InputError | None:
+    """Why a file called ``name`` whose first bytes (up to SNIFF_BYTES) are ``head`` cannot be
+    decoded as a programme (a playlist or manifest, a text file), or None when it may be."""
     kind = sniff_reference_list(head)
     if kind is not None:
-        raise PlaylistRefused(
+        return PlaylistRefused(
             f"refused: {name} is {kind}, which can make FFmpeg open other files; "
             "submit the media file itself"
         )
-    if path.suffix.lower() in PLAYLIST_SUFFIXES:
-        raise PlaylistRefused(f"refused: {name} is named as a playlist; submit the media file")
+    if PurePosixPath(name).suffix.lower() in PLAYLIST_SUFFIXES:
+        return PlaylistRefused(f"refused: {name} is named as a playlist; submit the media file")
     if looks_like_text(head):
-        raise NotMedia(f"{name} is not a media file: it contains text.")
-    return info.st_size
+        return NotMedia(f"{name} is not a media file: it contains text.")
+    return None
+
+
+def image_format(head: bytes) -> str | None:
+    """FFmpeg's demuxer name for a still image with these first bytes (PNG, JPEG, GIF, TIFF,
+    WebP), or None. Only signatures of four bytes or more: shorter ones (BMP's ``BM``) turn up
+    at the start of headerless audio too."""
+    for signature, format_name in IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return format_name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp_pipe"
+    return None
 
 
 def _read_head(path: Path) -> bytes:

@@ -76,7 +76,7 @@ def debug(
     }
 
 
-def _retry_one(svc: Services, org_id: str, job_id: str) -> Job:
+def _retry_one(svc: Services, org_id: str | None, job_id: str) -> Job:
     """Re-queue one job: a stuck running one at once (its worker is fenced off), others via
     the dead-letter redrive."""
     job = svc.store.get(org_id, job_id)
@@ -91,12 +91,19 @@ def retry_specific(svc: Services, p: Principal, req: DebugAction) -> dict[str, A
     if (req.job_id is None) == (req.job_ids is None):
         raise RequestInvalid("retry_specific needs exactly one of jobId or jobIds")
     ids = [req.job_id] if req.job_id else list(dict.fromkeys(req.job_ids or []))
-    if len(ids) == 1:  # one job: its error is the answer (404, 409 …)
-        return views.bulk([_retry_one(svc, p.org_id, ids[0])], {})
+    return retry_jobs(svc, p.org_id, ids)
+
+
+def retry_jobs(svc: Services, org_id: str | None, ids: list[str]) -> dict[str, Any]:
+    """retry_specific's work on ``ids`` in ``org_id`` (None: every organisation, for an
+    operator's Operations page). One job: its error is raised (404, 409 …); several: each
+    refusal is reported with its reason."""
+    if len(ids) == 1:
+        return views.bulk([_retry_one(svc, org_id, ids[0])], {})
     done, refused = [], {}
     for job_id in ids:
         try:
-            done.append(_retry_one(svc, p.org_id, job_id))
+            done.append(_retry_one(svc, org_id, job_id))
         except KickflowError as exc:
             refused[job_id] = exc.message
     return views.bulk(done, refused)

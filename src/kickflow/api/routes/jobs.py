@@ -9,13 +9,14 @@ Admission: members may set priority within ±``KICKFLOW_MEMBER_MAX_PRIORITY``, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import AwareDatetime, ValidationError
 
 from kickflow.api import uploads, views
 from kickflow.api.auth import Member, Viewer
@@ -23,16 +24,22 @@ from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import ID_PATTERN, TEXT_PATTERN, SubmitJob, SubmitOptions
 from kickflow.api.tokens import Principal
 from kickflow.config import Settings
-from kickflow.errors import PriorityNotAllowed, ProfileNotFound, ReportNotReady
-from kickflow.jobs import sources
+from kickflow.errors import PriorityNotAllowed, ReportNotReady
+from kickflow.jobs import JobStore, sources
+from kickflow.jobs.listing import MAX_TEXT
 from kickflow.jobs.models import Job
-from kickflow.profiles.loader import ALIASES, builtin_profile_names
+from kickflow.profiles import catalog
 from kickflow.storage import StoredUpload
 
 router = APIRouter(prefix="/api/qc", tags=["jobs"])
 CURSOR_PATTERN = r"^[A-Za-z0-9_=-]+$"
 JobIdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 ADMIN_MAX_PRIORITY = 100  # the schema's own bound
+TEXT_HELP = "Case-insensitive substring of the file name, taken literally (no wildcards)"
+CREATED_HELP = (
+    "ISO 8601 time with a zone (e.g. 2026-05-01T00:00:00Z); createdFrom inclusive, createdTo "
+    "exclusive"
+)
 
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -61,12 +68,10 @@ SUBMIT_BODY: dict[str, Any] = {
 }
 
 
-def check_profile(name: str) -> str:
-    """Only built-in profiles over HTTP (never a path on the server)."""
-    if ALIASES.get(name, name) not in builtin_profile_names():
-        known = ", ".join(["default", *builtin_profile_names()])
-        raise ProfileNotFound(f"profile: unknown profile {name!r} (use one of {known})")
-    return name
+def check_profile(store: JobStore, org_id: str, name: str) -> str | None:
+    """A built-in profile or one of the caller's organisation's (never a path on the server),
+    else ProfileNotFound; the custom profile's TOML that the job will carry, or None."""
+    return catalog.resolve_for_job(store, org_id, name)[1]
 
 
 def check_priority(principal: Principal, priority: int, settings: Settings) -> None:
@@ -97,6 +102,8 @@ def _enqueue(
     name: str,
     size: int | None,
     key: str | None,
+    *,
+    profile_source: str | None,
 ) -> Job:
     return svc.store.enqueue(
         org_id,
@@ -104,6 +111,7 @@ def _enqueue(
         ref,
         file_name=name,
         profile=opts.profile,
+        profile_source=profile_source,
         project=opts.project,
         priority=opts.priority,
         idempotency_key=key,
@@ -111,10 +119,11 @@ def _enqueue(
     )
 
 
-def _submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
+def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
+    """Queue a job for a file under the allowed roots (the JSON body of ``POST /jobs``)."""
     req = _parsed(SubmitJob, body)
     assert isinstance(req, SubmitJob)
-    check_profile(req.profile)
+    profile_source = check_profile(svc.store, principal.org_id, req.profile)
     check_priority(principal, req.priority, svc.settings)
     info = sources.inspect("path", req.source.path, svc.settings)
     return _enqueue(
@@ -126,6 +135,7 @@ def _submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
         info.file_name,
         info.size,
         req.idempotency_key,
+        profile_source=profile_source,
     )
 
 
@@ -135,9 +145,14 @@ def _upload_key(opts: SubmitOptions, index: int, count: int) -> str | None:
 
 
 def _enqueue_uploads(
-    svc: Services, org_id: str, opts: SubmitOptions, stored: list[StoredUpload]
+    svc: Services,
+    org_id: str,
+    opts: SubmitOptions,
+    stored: list[StoredUpload],
+    profile_source: str | None,
 ) -> list[Job]:
-    """One job per stored file, all in one transaction (all queued, or none)."""
+    """One job per stored file, all in one transaction (all queued, or none); each carries
+    ``profile_source`` (from :func:`check_profile`)."""
     refs = [item.ref for item in stored]
     items = [
         svc.store.new_job(
@@ -146,6 +161,7 @@ def _enqueue_uploads(
             ref,
             file_name=item.name,
             profile=opts.profile,
+            profile_source=profile_source,
             project=opts.project,
             priority=opts.priority,
             idempotency_key=_upload_key(opts, index, len(stored)),
@@ -160,17 +176,29 @@ def _enqueue_uploads(
     return jobs
 
 
-async def _submit_upload(svc: Services, principal: Principal, request: Request) -> list[Job]:
+async def submit_upload(
+    svc: Services,
+    principal: Principal,
+    request: Request,
+    *,
+    before_files: uploads.FieldsCheck | None = None,
+    options: Callable[[dict[str, str]], dict[str, str]] = dict,
+) -> list[Job]:
+    """Queue one job per file of a streamed multipart upload (all, or none and nothing kept).
+
+    The Submit page's form (``kickflow.web.pages.submit``) comes this way too: its
+    ``before_files`` checks the CSRF token before a byte is stored, ``options`` turns the
+    form's fields into the API's (blank fields left out)."""
     org_id = principal.org_id
     await run_in_threadpool(svc.store.ensure_queue_room, org_id)  # before a byte is stored
     async with uploads.batch(svc.storage, org_id, svc.settings.max_files_per_upload) as batch:
-        form = await uploads.receive(request, batch)
-        opts = _parsed(SubmitOptions, dict(form.fields))
-        check_profile(opts.profile)
+        form = await uploads.receive(request, batch, before_files)
+        opts = _parsed(SubmitOptions, options(dict(form.fields)))
+        source = await run_in_threadpool(check_profile, svc.store, org_id, opts.profile)
         check_priority(principal, opts.priority, svc.settings)
         await run_in_threadpool(svc.store.ensure_queue_room, org_id, len(form.file_names))
         stored = await run_in_threadpool(batch.commit)
-        return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored)
+        return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored, source)
 
 
 def _created(job: Job) -> dict[str, Any]:
@@ -186,11 +214,11 @@ def _created(job: Job) -> dict[str, Any]:
 async def submit(request: Request, principal: Member, svc: Svc) -> JSONResponse:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
-        jobs = await _submit_upload(svc, principal, request)
+        jobs = await submit_upload(svc, principal, request)
         body = {"jobs": [_created(j) for j in jobs]} if len(jobs) > 1 else _created(jobs[0])
         return JSONResponse(body, status_code=201)
     raw = await request.body()
-    job = await run_in_threadpool(_submit_path, svc, principal, raw)
+    job = await run_in_threadpool(submit_path, svc, principal, raw)
     return JSONResponse(_created(job), status_code=201)
 
 
@@ -201,11 +229,31 @@ def list_jobs(
     state: Literal["queued", "running", "completed", "failed", "cancelled", "paused"] | None = None,
     verdict: Literal["passed", "needs_review", "failed"] | None = None,
     project: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN)] = None,
+    profile: Annotated[str | None, Query(max_length=100, pattern=TEXT_PATTERN)] = None,
+    text: Annotated[
+        str | None,
+        Query(max_length=MAX_TEXT, pattern=TEXT_PATTERN, description=TEXT_HELP),
+    ] = None,
+    created_from: Annotated[
+        AwareDatetime | None, Query(alias="createdFrom", description=CREATED_HELP)
+    ] = None,
+    created_to: Annotated[
+        AwareDatetime | None, Query(alias="createdTo", description=CREATED_HELP)
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=500, pattern=CURSOR_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     page = svc.store.list_jobs(
-        principal.org_id, state=state, verdict=verdict, project=project, cursor=cursor, limit=limit
+        principal.org_id,
+        state=state,
+        verdict=verdict,
+        project=project,
+        profile=profile,
+        text=text,
+        created_from=created_from.timestamp() if created_from else None,
+        created_to=created_to.timestamp() if created_to else None,
+        cursor=cursor,
+        limit=limit,
     )
     return {"jobs": [views.job_summary(j) for j in page.jobs], "nextCursor": page.next_cursor}
 

@@ -1,11 +1,13 @@
-"""Progress: ``GET /api/qc/progress`` for polling, ``GET /api/qc/events`` as server-sent events."""
+"""Progress: ``GET /api/qc/progress`` for polling, ``GET /api/qc/events`` as server-sent events.
+
+The event streams of an organisation share one poll of the store (:mod:`kickflow.api.changes`);
+each event's data is the job's summary (as in ``GET /api/qc/jobs``), its id the microsecond of
+the change, so a reconnecting client resumes with ``Last-Event-ID``.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,14 +17,13 @@ from fastapi.responses import StreamingResponse
 
 from kickflow.api import views
 from kickflow.api.auth import Viewer
+from kickflow.api.changes import ChangeFeed, event_id, sse
 from kickflow.api.context import Svc
 from kickflow.api.schemas import ID_PATTERN
 from kickflow.errors import JobNotFound, RequestInvalid
-from kickflow.jobs import JobStore
 
 router = APIRouter(prefix="/api/qc", tags=["progress"])
 MAX_IDS = 200
-POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 # Event ids are microseconds of the database time of the change: digits only, and no more of
 # them than a microsecond count has for millennia (refuses inf, nan, -1, 1e3, 0x10 …).
@@ -58,11 +59,6 @@ def progress(
     return {"jobs": [views.progress(j) for j in found], "notFound": missing}
 
 
-def event_id(epoch: float) -> int:
-    """The id of a change at ``epoch`` (database time): whole microseconds, rounded down."""
-    return max(0, math.floor(epoch * 1_000_000))
-
-
 def resume_point(last_event_id: str) -> float:
     """Where a stream resumes after ``Last-Event-ID``: every change from that microsecond on.
 
@@ -76,27 +72,23 @@ def resume_point(last_event_id: str) -> float:
     return (int(last_event_id) - 1) / 1_000_000
 
 
-def _sse(event: str, data: dict[str, Any], event_id: int) -> str:
-    body = json.dumps(data, separators=(",", ":"), allow_nan=False)
-    return f"id: {event_id}\nevent: {event}\ndata: {body}\n\n"
-
-
 async def _stream(
-    request: Request, store: JobStore, org_id: str, since: float, start_id: int
+    request: Request, feed: ChangeFeed, org_id: str, since: float, start: float, start_id: int
 ) -> AsyncIterator[str]:
-    yield _sse("ready", {"since": start_id}, start_id)
-    last_sent = time.monotonic()
-    while not await request.is_disconnected():
-        changed = await anyio.to_thread.run_sync(store.changed_since, org_id, since)
-        for job in changed:
-            since = max(since, job.updated_at)
-            yield _sse("job", views.progress(job), event_id(job.updated_at))
-        if changed:
-            last_sent = time.monotonic()
-        elif time.monotonic() - last_sent > KEEPALIVE_SECONDS:
-            yield ": keep-alive\n\n"
-            last_sent = time.monotonic()
-        await anyio.sleep(POLL_SECONDS)
+    """The stream of one client: its backlog, then the organisation's shared fan-out."""
+    sub = feed.subscribe(org_id, start)
+    try:
+        yield sse("ready", {"since": start_id}, start_id)
+        for change in await feed.backlog(sub, since):
+            yield change.text
+        while not sub.dropped and not await request.is_disconnected():
+            changes = await sub.next_changes(KEEPALIVE_SECONDS)
+            for change in changes:
+                yield change.text
+            if not changes and not sub.dropped:
+                yield ": keep-alive\n\n"  # nothing for a while (or only repeats)
+    finally:
+        feed.unsubscribe(sub)
 
 
 @router.get(
@@ -106,13 +98,11 @@ async def _stream(
 )
 async def events(request: Request, principal: Viewer, svc: Svc) -> StreamingResponse:
     last = request.headers.get("last-event-id", "").strip()
-    if last:
-        since, start_id = resume_point(last), int(last)
-    else:
-        since = await anyio.to_thread.run_sync(svc.store.now)
-        start_id = event_id(since)
+    resume = resume_point(last) if last else None
+    start = await anyio.to_thread.run_sync(svc.store.now)
+    since, start_id = (start, event_id(start)) if resume is None else (resume, int(last))
     return StreamingResponse(
-        _stream(request, svc.store, principal.org_id, since, start_id),
+        _stream(request, svc.changes, principal.org_id, since, start, start_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
