@@ -24,6 +24,7 @@ PLOT_W = WIDTH - LABEL_W - RIGHT
 LANE_H, LANE_GAP, AXIS_H = 16, 6, 22
 PLOT_H, FLOOR_LUFS, MAX_POINTS = 220, -60.0, 1200
 TICK_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+STRIP_W, STRIP_H, STRIP_PAD_S, STRIP_POINTS = 240, 48, 5.0, 120  # level strips of findings
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:16px;color:#222}
@@ -79,6 +80,11 @@ def _rows(rows: list[tuple[str, str]]) -> str:
 
 
 def _measurements_table(report: dict[str, Any]) -> str:
+    return _rows(measurement_rows(report))
+
+
+def measurement_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The measurements as (label, value) rows: this page and the dashboard's job page."""
     media, loud, extra = report["media"], report["loudness"], report.get("measurements", {})
     profile = report["profile"]
     rows = [
@@ -96,7 +102,7 @@ def _measurements_table(report: dict[str, Any]) -> str:
         ("Decode errors", str((extra.get("decode_errors") or {}).get("count", 0))),
         ("Analysis time", number(extra.get("analysis_seconds"), "s")),
     ]
-    return _rows(rows)
+    return rows
 
 
 def _levels_text(video: dict[str, Any] | None) -> str:
@@ -217,10 +223,15 @@ def loudness_svg(report: dict[str, Any]) -> str:
     return _svg(PAD + PLOT_H + AXIS_H + 18, "Loudness curve", body)
 
 
-def _lufs_y(value: float | None) -> float:
+def _depth(value: float | None) -> float:
+    """How far down a loudness sits, 0 (0 LUFS) to 1 (the floor)."""
     # Values below the floor (and gated silence, None) sit on the floor.
     lufs = max(FLOOR_LUFS, min(0.0, value if value is not None else FLOOR_LUFS))
-    return PAD + PLOT_H * (lufs / FLOOR_LUFS)
+    return lufs / FLOOR_LUFS
+
+
+def _lufs_y(value: float | None) -> float:
+    return PAD + PLOT_H * _depth(value)
 
 
 def _loudness_grid(plot_w: float) -> str:
@@ -250,19 +261,27 @@ def _target_marks(report: dict[str, Any], plot_w: float) -> list[str]:
     ]
 
 
-def _curve_points(
-    curve: list[dict[str, Any]], key: str, duration: float
-) -> list[tuple[float, float]]:
-    """Screen points, at most MAX_POINTS: each bucket keeps its loudest value."""
-    plot_w = PLOT_W
-    step = max(1, -(-len(curve) // MAX_POINTS))
+def _loudest(
+    curve: list[dict[str, Any]], key: str, max_points: int
+) -> list[tuple[float, float | None]]:
+    """(time, value) at most ``max_points`` times: each bucket keeps its loudest value."""
+    step = max(1, -(-len(curve) // max_points))
     points = []
     for i in range(0, len(curve), step):
         bucket = curve[i : i + step]
         values = [p[key] for p in bucket if p.get(key) is not None]
-        x = LABEL_W + plot_w * min(bucket[0]["t"], duration) / duration
-        points.append((x, _lufs_y(max(values) if values else None)))
+        points.append((float(bucket[0]["t"]), max(values) if values else None))
     return points
+
+
+def _curve_points(
+    curve: list[dict[str, Any]], key: str, duration: float
+) -> list[tuple[float, float]]:
+    """Screen points of the loudness plot, at most MAX_POINTS."""
+    return [
+        (LABEL_W + PLOT_W * min(t, duration) / duration, _lufs_y(value))
+        for t, value in _loudest(curve, key, MAX_POINTS)
+    ]
 
 
 def _legend() -> str:
@@ -276,3 +295,46 @@ def _legend() -> str:
             f'<text x="{x + 20}" y="{y - 4}">{text}</text>'
         )
     return "".join(out)
+
+
+def level_strip_svg(report: dict[str, Any], finding: dict[str, Any]) -> str:
+    """A small plot of the loudness around a timed finding: momentary and short-term, the
+    target line, and the finding's span shaded; "" when the curve does not cover it."""
+    start = finding.get("start_s")
+    if start is None:
+        return ""
+    start = float(start)
+    end = float(finding["end_s"]) if finding.get("end_s") is not None else start
+    pad = max(STRIP_PAD_S, (end - start) / 2)
+    low, high = max(0.0, start - pad), end + pad
+    window = [p for p in report["loudness"].get("curve") or [] if low <= p["t"] <= high]
+    if len(window) < 2:
+        return ""
+
+    def x(t: float) -> float:
+        return STRIP_W * (min(max(t, low), high) - low) / (high - low)
+
+    colour = COLOURS.get(finding["severity"], "#666")
+    body = [
+        f'<rect width="{STRIP_W}" height="{STRIP_H}" fill="#f7f7f7"/>',
+        f'<rect x="{x(start):.1f}" width="{max(2.0, x(end) - x(start)):.1f}" '
+        f'height="{STRIP_H}" fill="{colour}" fill-opacity="0.18"/>',
+    ]
+    target = (report["profile"].get("loudness") or {}).get("target_lufs")
+    if target is not None:
+        y = STRIP_H * _depth(target)
+        body.append(
+            f'<line x1="0" y1="{y:.1f}" x2="{STRIP_W}" y2="{y:.1f}" stroke="#2e7d32" '
+            f'stroke-dasharray="4 3"><title>target {target:g} LUFS</title></line>'
+        )
+    for key, stroke in (("momentary", "#9ec5ee"), ("short_term", "#1e4f91")):
+        points = " ".join(
+            f"{x(t):.1f},{STRIP_H * _depth(v):.1f}" for t, v in _loudest(window, key, STRIP_POINTS)
+        )
+        body.append(f'<polyline points="{points}" fill="none" stroke="{stroke}"/>')
+    label = f"Loudness from {low:.1f} s to {high:.1f} s"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="level-strip" viewBox="0 0 {STRIP_W} '
+        f'{STRIP_H}" width="{STRIP_W}" height="{STRIP_H}" role="img" aria-label="{label}">'
+        f"<title>{label}</title>{''.join(body)}</svg>"
+    )

@@ -8,17 +8,31 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kickflow import __version__
+from kickflow import web as dashboard
 from kickflow.api import errors
 from kickflow.api.context import ReaperSchedule, Services, WorkerControl
 from kickflow.api.limits import RequestLimits
-from kickflow.api.routes import control, debug, health, jobs, metrics, progress, web, worker
+from kickflow.api.routes import (
+    artifacts,
+    control,
+    debug,
+    health,
+    jobs,
+    metrics,
+    profiles,
+    progress,
+    web,
+    worker,
+)
 from kickflow.config import Settings, get_settings
 from kickflow.jobs import JobStore, SqlJobStore
 from kickflow.storage import open_storage, upload_limit_bytes
+from kickflow.web import errors as page_errors
 from kickflow.worker import protocol as wire
 
 MAX_JSON_BYTES = 1024 * 1024
 UPLOAD_PATH = "/api/qc/jobs"
+UPLOAD_FORM_PATH = "/submit"  # the Submit page's form without JavaScript
 DESCRIPTION = """Media QC as a service. Every `/api/qc/*` route needs
 `Authorization: Bearer <token>` (create one with `kickflow admin create-token`). Errors are
 always `{"error": {"code": ..., "message": ...}}`."""
@@ -60,9 +74,15 @@ def create_app(
         body_idle_seconds=settings.http_body_idle_seconds,
         body_min_bytes_per_second=settings.http_body_min_bytes_per_second,
         json_limits_by_prefix={wire.PREFIX: wire.MAX_BODY_BYTES},
+        form_upload_paths=frozenset({UPLOAD_FORM_PATH}),
     )
-    for module in (health, jobs, progress, control, debug, metrics, web, worker):
+    for module in (health, jobs, profiles, progress, control, debug, metrics, web, worker):
         app.include_router(module.router)
+    app.include_router(artifacts.router)
+    for page_router in dashboard.routers():
+        app.include_router(page_router)
+    web.mount_static(app)
+    page_errors.install(app)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Bearer-token authentication and role checks, as FastAPI dependencies.
+"""Bearer-token (or dashboard session) authentication and role checks, as FastAPI dependencies.
 
 User routes take ``Viewer``, ``Member`` or ``Admin`` (each refuses a worker token: 403);
 the worker API (``/api/worker/v1``) takes ``WorkerPrincipal``, which accepts only a
@@ -19,8 +19,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from kickflow.api.context import Services, services
 from kickflow.api.tokens import LAST_USED_RESOLUTION_S, WORKER_ROLE, Principal, Role
-from kickflow.errors import NotAuthenticated, PermissionDenied
+from kickflow.errors import CsrfRefused, NotAuthenticated, PermissionDenied
 from kickflow.jobs import JobStore
+from kickflow.web import session
 
 log = logging.getLogger("kickflow.auth")
 
@@ -32,15 +33,38 @@ def current_principal(
     svc: Annotated[Services, Depends(services)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>``; 401 otherwise."""
-    if credentials is None or not credentials.credentials.strip():
-        raise NotAuthenticated()
-    principal = svc.store.authenticate(credentials.credentials.strip())
-    if principal is None:
-        raise NotAuthenticated("invalid or revoked token")
-    USAGE.note(svc.store, principal)
+    """The caller, from ``Authorization: Bearer <token>``, else from the dashboard's session
+    cookie (so the pages' JavaScript calls the same API); 401 otherwise."""
+    if credentials is not None and credentials.credentials.strip():
+        principal = svc.store.authenticate(credentials.credentials.strip())
+        if principal is None:
+            raise NotAuthenticated("invalid or revoked token")
+        USAGE.note(svc.store, principal)  # tokens only: a session is not a token
+    else:
+        principal = _session_principal(request)
     request.state.principal = principal
     return principal
+
+
+def _session_principal(request: Request) -> Principal:
+    """The signed-in browser's principal. A cookie is sent by the browser on its own, so an
+    unsafe method must also prove it comes from one of our pages: same-site, with the
+    session's CSRF token in the X-CSRF-Token header."""
+    secret = session.session_secret(request)
+    if secret is None:
+        raise NotAuthenticated()
+    live = session.live_session(request, secret)
+    if live is None:
+        raise NotAuthenticated("your dashboard session has ended: sign in again")
+    if request.method not in session.SAFE_METHODS:
+        if not session.same_site(request):
+            raise CsrfRefused(session.CROSS_SITE)
+        sent = request.headers.get(session.CSRF_HEADER, "")
+        if not session.token_matches(sent, session.csrf_token_for(secret)):
+            raise CsrfRefused(
+                "a request signed in by the session cookie needs the page's X-CSRF-Token header"
+            )
+    return session.principal_of(live)
 
 
 class UsageMarks:

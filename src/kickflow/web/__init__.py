@@ -1,10 +1,18 @@
-"""The dashboard (a placeholder page for now), served at ``/``."""
+"""The dashboard: server-rendered pages (Jinja2) with small progressive enhancement.
+
+Foundation: :mod:`~kickflow.web.templating` (``render``), :mod:`~kickflow.web.session` (who is
+signed in, CSRF, the ``ViewerPage``/``MemberPage``/``AdminPage`` dependencies),
+:mod:`~kickflow.web.errors` (HTML error pages). Each page owns a module in ``web/pages/``
+exposing ``router``; the list is :func:`kickflow.web.pages.routers`.
+"""
 
 from __future__ import annotations
 
-from importlib import resources
+from fastapi import APIRouter
 
 
-def index_html() -> str:
-    """The dashboard page."""
-    return resources.files("kickflow.web").joinpath("templates/index.html").read_text("utf-8")
+def routers() -> list[APIRouter]:
+    """The page routers (listed in :mod:`kickflow.web.pages`)."""
+    from kickflow.web.pages import routers as page_routers
+
+    return page_routers()
