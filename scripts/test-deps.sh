@@ -18,3 +18,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "test-deps: please install: ${missing[*]}" >&2
   fi
 fi
+# Chromium must start, not only be on the PATH (a fresh machine may lack a library it needs):
+# load an empty page headless. Under CI=true a Chromium that cannot run stops the test set-up,
+# as the browser tests would fail anyway.
+chromium_runs() {
+  local profile status
+  profile="$(mktemp -d)"
+  status=0
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+    --no-first-run --user-data-dir="$profile" --dump-dom about:blank >/dev/null 2>&1 || status=$?
+  rm -rf "$profile"
+  return "$status"
+}
+if ! command -v chromium >/dev/null 2>&1 || ! chromium_runs; then
+  echo "test-deps: Chromium is missing or does not start (apt-get install chromium)" >&2
+  if [ "${CI:-}" = "true" ]; then
+    exit 1
+  fi
+fi
