@@ -264,6 +264,12 @@ class TestUserContract(
         store.jobs.cancel(store.org, b.id)
         assert [j.id for j in store.jobs.changed_since(store.org, since)] == [a.id, b.id]
         assert store.jobs.changed_since(store.org, since, limit=1)[0].id == a.id
+        since = store.jobs.now()
+        store.clock_moves_past(since)
+        store.worker.complete(lease, "passed", {"summary": "kept"})
+        changed = store.jobs.changed_since(store.org, since)
+        assert [(j.id, j.state, j.report) for j in changed] == [(a.id, JobState.COMPLETED, None)]
+        assert store.jobs.get(store.org, a.id).report == {"summary": "kept"}
 
     # --- control ----------------------------------------------------------------------------
 

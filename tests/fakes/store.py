@@ -306,7 +306,7 @@ class FakeJobStore(
         with self._tx("changed_since", org_id, since, limit):
             found = [j for j in self._scoped(org_id) if j.updated_at > since]
             found.sort(key=lambda j: j.updated_at)
-            return [copied(j) for j in found[:limit]]
+            return [dataclasses.replace(j, report=None) for j in found[:limit]]
 
     def now(self) -> float:
         with self._tx("now") as now:

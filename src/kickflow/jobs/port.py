@@ -422,7 +422,8 @@ class JobStore(WorkerPort, PeoplePort, Protocol):
         ...
 
     def changed_since(self, org_id: str, since: float, limit: int = 500) -> list[Job]:
-        """The organisation's jobs changed after ``since`` (store time), oldest change first."""
+        """The organisation's jobs changed after ``since`` (store time), oldest change first,
+        without their reports (``report`` is None: streams carry state and progress only)."""
         ...
 
     def now(self) -> float:

@@ -208,9 +208,10 @@ def oldest_queued_age(conn: Connection, org_id: str | None = None) -> float | No
 
 
 def changed_since(conn: Connection, org_id: str, since: float, limit: int = 500) -> list[Job]:
-    """Jobs of ``org_id`` updated after ``since`` (for progress streams), oldest change first."""
+    """Jobs of ``org_id`` updated after ``since`` (for progress streams), oldest change first;
+    reports are not read (a reconnecting stream's backlog would decode up to ``limit``)."""
     stmt = (
-        sa.select(jobs)
+        sa.select(*LISTED, sa.null().label("report"))
         .where(jobs.c.org_id == org_id, jobs.c.updated_at > since)
         .order_by(jobs.c.updated_at)
         .limit(limit)
