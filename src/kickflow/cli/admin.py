@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kickflow.config import get_settings
 from kickflow.errors import RequestInvalid
-from kickflow.jobs import (
-    ROLES,
-    USER_ROLES,
-    JobStore,
-    Membership,
-    Role,
-    SqlJobStore,
-    TokenInfo,
-    User,
-)
-from kickflow.jobs.accounts import parse_role
-from kickflow.jobs.people import normalise_email, parse_user_role
-from kickflow.security.passwords import check_new_password, hash_password
+
+if TYPE_CHECKING:  # the store and its models are imported by the commands that use them
+    from kickflow.jobs import JobStore, Membership, Role, TokenInfo, User
 
 admin_app = typer.Typer(help="Organisations, API tokens and dashboard users.", no_args_is_help=True)
 
@@ -36,6 +25,9 @@ ROLE_HELP = (
 
 
 def _store() -> JobStore:
+    from kickflow.config import get_settings
+    from kickflow.jobs import SqlJobStore
+
     return SqlJobStore(settings=get_settings())
 
 
@@ -63,6 +55,8 @@ def create_token_cmd(
     ] = None,
 ) -> None:
     """Create an API token and print it (once: only its hash is stored)."""
+    from kickflow.jobs.accounts import ROLES, parse_role
+
     if role not in ROLES:  # before the database is opened: a typo costs nothing
         raise RequestInvalid(f"--role must be one of {', '.join(ROLES)}, not {role!r}")
     checked = parse_role(role)
@@ -137,6 +131,9 @@ ORG_OPTION = typer.Option("--org", envvar="KICKFLOW_ORG", help="Organisation nam
 
 
 def _user_role(role: str) -> Role:
+    from kickflow.jobs.accounts import USER_ROLES
+    from kickflow.jobs.people import parse_user_role
+
     try:
         return parse_user_role(role)
     except RequestInvalid:
@@ -147,6 +144,8 @@ def _user_role(role: str) -> Role:
 
 def _new_password(from_stdin: bool) -> str:
     """The password, checked: one line of stdin, or typed twice at a hidden prompt."""
+    from kickflow.security.passwords import check_new_password
+
     if from_stdin:
         plain = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     else:
@@ -171,6 +170,9 @@ def create_user_cmd(
 ) -> None:
     """Create a dashboard user in an organisation (for the first admin; invite the others).
     Prints the user's id."""
+    from kickflow.jobs.people import normalise_email
+    from kickflow.security.passwords import hash_password
+
     checked_role, address = _user_role(role), normalise_email(email)  # before any prompt
     plain = _new_password(password_stdin)
     store = _store()
@@ -202,6 +204,9 @@ def invite_cmd(
     ] = None,
 ) -> None:
     """Invite someone into an organisation: prints a one-time link (KICKFLOW_PUBLIC_URL)."""
+    from kickflow.config import get_settings
+    from kickflow.jobs.people import normalise_email
+
     checked_role, address = _user_role(role), normalise_email(email)
     settings = get_settings()
     lifetime = (days or settings.invitation_days) * 86400.0

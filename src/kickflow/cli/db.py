@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from kickflow.config import get_settings
-from kickflow.jobs import SqlJobStore
+if TYPE_CHECKING:
+    from kickflow.jobs import SqlJobStore
 
 db_app = typer.Typer(help="The job database (KICKFLOW_DATABASE_URL).", no_args_is_help=True)
 
 
 def _store() -> SqlJobStore:
+    from kickflow.config import get_settings
+    from kickflow.jobs import SqlJobStore
+
     return SqlJobStore(settings=get_settings(), check_migrated=False)
 
 

@@ -6,13 +6,10 @@ import subprocess
 from pathlib import Path
 from typing import Annotated
 
-import av
 import typer
 
 from kickflow import __version__
-from kickflow.config import get_settings
 from kickflow.media.binaries import available_filters, binary_version, find_ffmpeg, find_ffprobe
-from kickflow.profiles import builtin_profile_names
 
 ANALYSIS_FILTERS = ("ebur128", "silencedetect", "astats", "aphasemeter", "blackdetect",
                     "freezedetect", "signalstats", "idet", "cropdetect")  # fmt: skip
@@ -21,6 +18,11 @@ SAMPLE_SECONDS = 30
 
 def doctor() -> None:
     """Print which FFmpeg, probe library, database and profiles are in use."""
+    import av
+
+    from kickflow.config import get_settings
+    from kickflow.profiles import builtin_profile_names
+
     settings = get_settings()
     ffmpeg = find_ffmpeg(settings.ffmpeg)
     filters = available_filters(ffmpeg.path)
@@ -43,6 +45,8 @@ def doctor() -> None:
 
 def make_sample(target: Path, seconds: int = SAMPLE_SECONDS) -> Path:
     """A short 720p25 H.264 + stereo AAC file with a black hold and a silent gap in it."""
+    from kickflow.config import get_settings
+
     target.parent.mkdir(parents=True, exist_ok=True)
     binary = find_ffmpeg(get_settings().ffmpeg).path
     video = f"testsrc2=size=1280x720:rate=25:d={seconds}"
@@ -64,6 +68,7 @@ def demo(
 ) -> None:
     """Generate a sample file with FFmpeg and check it (what `make run` shows)."""
     from kickflow.cli.check import check
+    from kickflow.config import get_settings
 
     sample = get_settings().data_dir / "samples" / "kickflow-sample.mp4"
     if not sample.exists():

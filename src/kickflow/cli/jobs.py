@@ -6,23 +6,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from kickflow.config import get_settings
+from kickflow.cli.defaults import DEFAULT_PROFILE, LOCAL_ORG
 from kickflow.errors import SourceNotAllowed
-from kickflow.jobs import (
-    DEFAULT_PROFILE,
-    LOCAL_ORG,
-    BulkResult,
-    Job,
-    JobStore,
-    NewJob,
-    SqlJobStore,
-    sources,
-)
-from kickflow.storage import Storage, StoredUpload, open_storage
+
+if TYPE_CHECKING:  # the store is imported by the commands that open it
+    from kickflow.jobs import BulkResult, Job, JobStore, NewJob
+    from kickflow.storage import Storage, StoredUpload
 
 jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
 
@@ -32,6 +25,9 @@ EXIT_TIMEOUT = 3
 
 
 def _open(org: str) -> tuple[JobStore, str]:
+    from kickflow.config import get_settings
+    from kickflow.jobs import SqlJobStore
+
     store = SqlJobStore(settings=get_settings())
     return store, store.ensure_org(org)
 
@@ -68,7 +64,9 @@ def submit(
     org: OrgOpt = LOCAL_ORG,
 ) -> None:
     """Queue one job per file and print the new job ids (all of them, or none)."""
+    from kickflow.config import get_settings
     from kickflow.profiles import load_profile
+    from kickflow.storage import open_storage
 
     load_profile(profile)  # an unknown profile is refused now, not by the worker later
     store, org_id = _open(org)
@@ -98,6 +96,9 @@ def _new_job(
 ) -> NewJob:
     """The job for one file with ``options``: a path job when the file is under the allowed
     roots, else a copy in the upload storage (its reference is added to ``copies``)."""
+    from kickflow.config import get_settings
+    from kickflow.jobs import sources
+
     settings = get_settings()
     ref = str(path.resolve())
     try:

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kickflow.api.tokens import IssuedToken
 from kickflow.cli.admin import invitation_url
-from kickflow.config import Settings, get_settings, local_url
+from kickflow.cli.defaults import LOCAL_ORG
 from kickflow.errors import KickflowError
-from kickflow.jobs import LOCAL_ORG, JobStore, SqlJobStore
-from kickflow.jobs.sources import check_data_dir_outside_roots
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the service's modules are imported when it starts, not for --help
     from fastapi import FastAPI
 
     from kickflow.api.background import ReaperLoop
     from kickflow.api.slots import WorkerSlots
+    from kickflow.api.tokens import IssuedToken
+    from kickflow.config import Settings
+    from kickflow.jobs import JobStore, SqlJobStore
 
 # Open event streams never end on their own; shutdown waits this long for them.
 GRACEFUL_SECONDS = 3
@@ -46,6 +46,8 @@ def configure_logging(path: Path) -> None:
 
 def open_store(settings: Settings) -> JobStore:
     """The job store; an empty database is migrated on first start."""
+    from kickflow.jobs import SqlJobStore
+
     store = SqlJobStore(settings=settings, check_migrated=False)
     if store.revision() is None:
         typer.echo(f"kickflow: new database at {_shown(store)}: applying migrations", err=True)
@@ -120,6 +122,8 @@ def serve(
     from kickflow.api import create_app
     from kickflow.api.background import ReaperLoop
     from kickflow.api.slots import WorkerSlots, embedded_worker_token, loopback_url
+    from kickflow.config import get_settings, local_url
+    from kickflow.jobs.sources import check_data_dir_outside_roots
 
     settings = get_settings()
     check_data_dir_outside_roots(settings)  # before anything is created or started
@@ -182,6 +186,7 @@ def _run(app: FastAPI, host: str, port: int) -> None:
     import uvicorn
 
     from kickflow.api.connections import guarded_protocol
+    from kickflow.config import get_settings
 
     # uvicorn re-raises the stop signal after its graceful shutdown; with these handlers in
     # place that ends the process normally, so a requested stop exits 0.

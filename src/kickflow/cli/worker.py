@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kickflow.config import Settings, get_settings
 from kickflow.errors import UnsafeConfiguration
 
 if TYPE_CHECKING:
+    from kickflow.config import Settings
     from kickflow.jobs import WorkerPort
     from kickflow.worker.pipeline import JobFiles
 
@@ -71,6 +71,7 @@ def worker(
     ] = "",
 ) -> None:
     """Claim and run QC jobs until SIGTERM/SIGINT (graceful: running jobs finish or go back)."""
+    from kickflow.config import get_settings
     from kickflow.jobs.sources import check_data_dir_outside_roots
     from kickflow.worker import Worker, logs
 

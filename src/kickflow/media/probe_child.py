@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kickflow.errors import KickflowError
+
+if TYPE_CHECKING:
+    from kickflow.media.model import MediaInfo
+
+
+def encode(media: MediaInfo) -> str:
+    """The child's answer for a probed file (``kickflow.media.probing`` reads it).
+
+    Here, not in ``probing``: that module imports the settings (pydantic), which would double
+    the child's start-up for nothing.
+    """
+    return json.dumps({"media": asdict(media)})
 
 
 def main(argv: list[str]) -> int:
@@ -18,7 +32,6 @@ def main(argv: list[str]) -> int:
     path = Path(request["path"])
     try:
         from kickflow.media.probe import probe_in_process
-        from kickflow.media.probing import encode
 
         media = probe_in_process(
             path,

@@ -13,7 +13,7 @@ import logging
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,8 +151,3 @@ def _error(data: dict[str, str]) -> InputError:
     if isinstance(cls, type) and issubclass(cls, InputError):
         return cls(message)
     return NotMedia(message or "the file could not be probed as media.")
-
-
-def encode(media: MediaInfo) -> str:
-    """The child's answer for a probed file."""
-    return json.dumps({"media": asdict(media)})
