@@ -11,8 +11,11 @@ from kickflow.media.binaries import find_ffmpeg
 from kickflow.media.graph import AnalysisOptions
 from kickflow.media.inputs import validate_input
 from kickflow.media.probing import ProbeLimits
+from kickflow.media.pse import PseOptions
 from kickflow.media.runner import RunLimits
+from kickflow.media.timecode import parse_timecode_text
 from kickflow.profiles import Profile
+from kickflow.profiles.model import LAYOUT_CHANNELS
 from kickflow.report import Report, build_report
 
 
@@ -29,6 +32,30 @@ def options_for(profile: Profile) -> AnalysisOptions:
         freeze_min_s=d.freeze_min_s,
         clip_peak_dbfs=d.clip_peak_dbfs,
         sample_fps=None if profile.video.frame_accurate else profile.video.sample_fps,
+        pse=pse_options(profile),
+        track_layouts=tuple(_layout(t.layout) for t in profile.audio.tracks),
+        channel_layout=_layout(profile.audio.channel_layout),
+        groups=tuple((g.name, g.tracks, g.layout) for g in profile.audio.groups),
+    )
+
+
+def _layout(name: str | None) -> tuple[str, int] | None:
+    """A layout name with its channel count, for streams whose file declares none."""
+    return (name, LAYOUT_CHANNELS[name.split("(")[0]]) if name else None
+
+
+def pse_options(profile: Profile) -> PseOptions | None:
+    """The flash screener's rule, or None when the profile leaves it off (no branch runs)."""
+    spec = profile.pse
+    if not spec.enabled or profile.severity_of("video.pse") == "off":
+        return None
+    return PseOptions(
+        peak_cd_m2=spec.peak_cd_m2,
+        min_change_cd_m2=spec.min_change_cd_m2,
+        max_dark_cd_m2=spec.max_dark_cd_m2,
+        max_flashes=spec.max_flashes_per_s,
+        max_area=spec.max_area,
+        red_rule=spec.red_rule,
     )
 
 
@@ -64,12 +91,16 @@ def check_file(
     settings: Settings | None = None,
     work_dir: Path | None = None,
     display_name: str | None = None,
+    timecode_start: str | None = None,
 ) -> Report:
     """Analyse ``path`` in one FFmpeg pass and judge it against ``profile``.
 
     ``on_progress`` receives the fraction done (0–1) from FFmpeg's progress output; if it
-    raises, FFmpeg's process group is killed and the exception propagates.
+    raises, FFmpeg's process group is killed and the exception propagates. ``timecode_start``
+    replaces the source's start timecode (its syntax is checked before anything runs).
     """
+    if timecode_start is not None:
+        parse_timecode_text(timecode_start)
     settings = settings or get_settings()
     size = validate_input(path)
     binary = find_ffmpeg(settings.ffmpeg)
@@ -88,4 +119,5 @@ def check_file(
         profile,
         input_name=display_name or path.name,
         size_bytes=size,
+        timecode_start=timecode_start,
     )

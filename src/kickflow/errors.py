@@ -86,6 +86,12 @@ class ResourceLimitExceeded(InputError):
     code = "resource_limit"
 
 
+class TimecodeInvalid(InputError):
+    """The timecode is not valid: write HH:MM:SS:FF, or HH:MM:SS;FF for drop-frame."""
+
+    code = "bad_timecode"
+
+
 # --- ffmpeg ---------------------------------------------------------------------------------
 
 

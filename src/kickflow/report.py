@@ -18,9 +18,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from kickflow.checks import CheckResult, Finding, run_checks
+from kickflow.checks.delivery import delivery_info
 from kickflow.media.model import (
     AudioAnalysis,
+    AudioStream,
+    AudioTrack,
     DecodeErrors,
+    GroupLoudness,
     LevelSample,
     Loudness,
     Measurements,
@@ -28,6 +32,8 @@ from kickflow.media.model import (
     VideoAnalysis,
     from_json,
 )
+from kickflow.media.pse import PseAnalysis
+from kickflow.media.timecode import SourceTimecode, source_timecode
 from kickflow.profiles import Profile
 from kickflow.report_html import render_html
 from kickflow.report_text import render_text
@@ -42,10 +48,23 @@ __all__ = [
     "verdict_of",
 ]
 
-SCHEMA_VERSION = 1
+# 2: ``audio_tracks`` (one section per audio stream), ``audio_groups`` (mono tracks measured
+# together) and the ``audio.layout`` check; the
+# version-1 fields stay, equal to track 1 (``loudness``, ``measurements.audio``).
+SCHEMA_VERSION = 2
 Verdict = Literal["passed", "needs_review", "failed"]
 MAX_LEVEL_SAMPLES = 1000
-CSV_COLUMNS = ("check", "severity", "start_s", "end_s", "timecode", "message")
+# Source timecode columns last: readers that take the first six columns by position keep working.
+CSV_COLUMNS = (
+    "check",
+    "severity",
+    "start_s",
+    "end_s",
+    "timecode",
+    "message",
+    "timecode_start",
+    "timecode_end",
+)
 
 
 def verdict_of(findings: list[Finding]) -> Verdict:
@@ -85,13 +104,22 @@ class Report:
     measurements: Measurements
     profile_info: dict[str, Any] = field(default_factory=dict)
     generated_at: str = ""
+    timecode_override: str | None = None  # --timecode-start: replaces the container's start
+    # The file name, the profile's convention and the parts parsed from it (exports use them).
+    delivery: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fps(self) -> float | None:
         return self.measurements.media.primary_frame_rate
 
+    @property
+    def source_timecode(self) -> SourceTimecode | None:
+        """Where the file sits on the edit: its start timecode and rate (None without video)."""
+        media = self.measurements.media
+        return source_timecode(self.fps, media.timecode, self.timecode_override)
+
     def to_dict(self) -> dict[str, Any]:
-        """The published JSON shape (schema_version 1); floats are finite or None."""
+        """The published JSON shape (see SCHEMA_VERSION); floats are finite or None."""
         m = self.measurements
         data = {
             "schema_version": SCHEMA_VERSION,
@@ -102,16 +130,29 @@ class Report:
             "profile": {"name": self.profile_name, **self.profile_info},
             "verdict": self.verdict,
             "media": _media_dict(m.media),
+            "timecode": _timecode_dict(self.source_timecode),
             "loudness": _loudness_dict(m.loudness),
+            "audio_tracks": _tracks_dict(m, self.profile_info.get("tracks") or []),
+            "audio_groups": [
+                {
+                    "name": g.name,
+                    "tracks": list(g.positions),
+                    "layout": g.layout,
+                    "loudness": _loudness_dict(g.loudness),
+                }
+                for g in m.audio_groups
+            ],
             "checks": [{"id": c.id, "status": c.status, "summary": c.summary} for c in self.checks],
             "findings": [self._finding_dict(f) for f in self.findings],
             "measurements": _measurements_dict(m),
+            "delivery": self.delivery or _no_delivery(self.input_name),
             "generated_at": self.generated_at,
         }
         finite: dict[str, Any] = _finite(data)
         return finite
 
     def _finding_dict(self, f: Finding) -> dict[str, Any]:
+        source = self.source_timecode
         return {
             "check": f.check,
             "severity": f.severity,
@@ -119,6 +160,8 @@ class Report:
             "end_s": f.end_s,
             "timecode": timecode(f.start_s, self.fps) if f.start_s is not None else None,
             "end_timecode": timecode(f.end_s, self.fps) if f.end_s is not None else None,
+            "timecode_start": _source_tc(source, f.start_s, self.fps),
+            "timecode_end": _source_tc(source, f.end_s, self.fps),
             "message": f.message,
         }
 
@@ -143,15 +186,29 @@ class Report:
             measurements=_measurements_from(d),
             profile_info=profile,
             generated_at=d.get("generated_at", ""),
+            timecode_override=_override_of(d.get("timecode")),
+            delivery=d.get("delivery") or {},
         )
 
 
 _FINDING_KEYS = ("check", "severity", "start_s", "end_s", "message")
 
 
-def build_report(m: Measurements, profile: Profile, *, input_name: str, size_bytes: int) -> Report:
-    """Run every check of ``profile`` on ``m`` and assemble the report."""
-    checks = run_checks(m, profile)
+def build_report(
+    m: Measurements,
+    profile: Profile,
+    *,
+    input_name: str,
+    size_bytes: int,
+    timecode_start: str | None = None,
+) -> Report:
+    """Run every check of ``profile`` on ``m`` and assemble the report.
+
+    ``timecode_start`` overrides the source's start timecode (checked here: a bad one raises
+    :class:`~kickflow.errors.TimecodeInvalid` before any check runs).
+    """
+    source_timecode(m.media.primary_frame_rate, m.media.timecode, timecode_start)
+    checks = run_checks(m, profile, input_name)
     findings = [f for c in checks for f in c.findings]
     # Whole-file findings first, then in time order; the sort is stable, so check order breaks ties.
     findings.sort(key=lambda f: -1.0 if f.start_s is None else f.start_s)
@@ -165,7 +222,44 @@ def build_report(m: Measurements, profile: Profile, *, input_name: str, size_byt
         measurements=m,
         profile_info=_profile_info(profile),
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        timecode_override=timecode_start,
+        delivery=delivery_info(profile, input_name),
     )
+
+
+def _no_delivery(input_name: str) -> dict[str, Any]:
+    """The ``delivery`` section of a report stored before it existed: no convention applied."""
+    return {"file_name": input_name, "file_name_pattern": None, "file_name_parts": None}
+
+
+def _timecode_dict(source: SourceTimecode | None) -> dict[str, Any]:
+    """The report header's source timecode: start, rate, drop-frame, and where it came from."""
+    if source is None:
+        empty = dict.fromkeys(("start", "frame_rate", "rate_label", "source"))
+        return {**empty, "drop_frame": False}
+    return {
+        "start": source.start,
+        "frame_rate": round(float(source.rate.fps), 3),
+        "drop_frame": source.rate.drop_frame,
+        "rate_label": source.rate.label,
+        "source": source.origin,
+    }
+
+
+def _source_tc(
+    source: SourceTimecode | None, seconds: float | None, fps: float | None
+) -> str | None:
+    """A finding's time at source timecode; the elapsed clock when the file has no frame rate."""
+    if seconds is None:
+        return None
+    return source.at(seconds) if source is not None else timecode(seconds, fps)
+
+
+def _override_of(header: dict[str, Any] | None) -> str | None:
+    if header and header.get("source") == "override":
+        start: str | None = header.get("start")
+        return start
+    return None
 
 
 def _profile_info(profile: Profile) -> dict[str, Any]:
@@ -181,7 +275,67 @@ def _profile_info(profile: Profile) -> dict[str, Any]:
             "max_true_peak_dbtp": spec.max_true_peak_dbtp,
             "max_lra_lu": spec.max_lra_lu,
         },
+        "tracks": _layout_info(profile),
     }
+
+
+def _layout_info(profile: Profile) -> list[dict[str, Any]]:
+    """The profile's track layout, for the report's per-track ``role``."""
+    return [
+        {
+            "role": t.role,
+            "layout": t.layout,
+            "channels": t.expected_channels,
+            "channel": t.channel,
+            "language": t.expected_language,
+            "loudness_targeted": t.loudness,
+            "target_lufs": t.target_lufs,
+            "checks": list(t.checks),
+        }
+        for t in profile.audio.tracks
+    ]
+
+
+def _tracks_dict(m: Measurements, layout: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One section per analysed audio track: the stream, the layout role at its place, and
+    its measurements (the shapes of the version-1 ``loudness`` and ``measurements.audio``)."""
+    return [
+        {
+            "position": t.position,
+            "index": t.stream.index,
+            "codec": t.stream.codec,
+            "sample_rate": t.stream.sample_rate,
+            "channels": t.stream.channels,
+            "layout": t.stream.layout,
+            "language": t.stream.language,
+            "title": t.stream.title,
+            "role": layout[t.position - 1]["role"] if t.position <= len(layout) else None,
+            "expected": layout[t.position - 1] if t.position <= len(layout) else None,
+            "loudness": _loudness_dict(t.loudness),
+            "audio": asdict(t.audio),
+        }
+        for t in m.audio_tracks
+    ]
+
+
+def _tracks_from(d: dict[str, Any], media: MediaInfo) -> tuple[AudioTrack, ...]:
+    streams = {s.index: s for s in media.audio}
+    tracks = []
+    for t in d.get("audio_tracks") or []:
+        stream = streams.get(t["index"]) or from_json(
+            AudioStream, {"start_s": 0.0, "duration_s": None} | t
+        )
+        loud = dict(t["loudness"])
+        loud.pop("measured", None)
+        tracks.append(
+            AudioTrack(
+                t["position"],
+                stream,
+                from_json(Loudness, loud),
+                from_json(AudioAnalysis, t["audio"]),
+            )
+        )
+    return tuple(tracks)
 
 
 def _media_dict(media: MediaInfo) -> dict[str, Any]:
@@ -193,13 +347,16 @@ def _media_dict(media: MediaInfo) -> dict[str, Any]:
         "audio": [asdict(s) for s in media.audio],
         "subtitle_streams": media.subtitle_streams,
         "data_streams": media.data_streams,
+        "timecode": media.timecode,
     }
 
 
 def _loudness_dict(loudness: Loudness | None) -> dict[str, Any]:
     if loudness is None:
         empty = dict.fromkeys(("integrated_lufs", "range_lu", "true_peak_dbtp", "sample_peak_dbfs"))
-        return {**empty, "channel_true_peaks_dbtp": [], "curve": [], "measured": False}
+        channels = ("channel_true_peaks_dbtp", "channel_sample_peaks_dbfs")
+        peaks = {key: list[float]() for key in channels}
+        return {**empty, **peaks, "curve": [], "measured": False}
     data = asdict(loudness)
     data["curve"] = [
         {"t": round(p.t, 3), "momentary": p.momentary, "short_term": p.short_term}
@@ -218,6 +375,8 @@ def _measurements_dict(m: Measurements) -> dict[str, Any]:
         "video": video,
         "decode_errors": asdict(m.decode_errors),
         "analysis_seconds": m.analysis_seconds,
+        "unanalysed_audio": m.unanalysed_audio,
+        "pse": asdict(m.pse) if m.pse is not None else None,  # flash screening (additive)
     }
 
 
@@ -255,13 +414,26 @@ def _measurements_from(d: dict[str, Any]) -> Measurements:
     video = extra.get("video")
     if video is not None:
         video = {k: v for k, v in video.items() if k != "levels_summary"}
+    info = from_json(MediaInfo, media)
     return Measurements(
-        media=from_json(MediaInfo, media),
+        media=info,
         loudness=from_json(Loudness, loud) if loud.pop("measured", True) else None,
         audio=from_json(AudioAnalysis, extra.get("audio")),
         video=from_json(VideoAnalysis, video),
         decode_errors=from_json(DecodeErrors, extra.get("decode_errors") or {}),
         analysis_seconds=extra.get("analysis_seconds", 0.0),
+        audio_tracks=_tracks_from(d, info),
+        audio_groups=tuple(
+            GroupLoudness(
+                g["name"],
+                tuple(g["tracks"]),
+                g["layout"],
+                from_json(Loudness, {k: v for k, v in g["loudness"].items() if k != "measured"}),
+            )
+            for g in d.get("audio_groups") or []
+        ),
+        unanalysed_audio=extra.get("unanalysed_audio", 0),
+        pse=from_json(PseAnalysis, extra.get("pse")),
     )
 
 

@@ -9,10 +9,13 @@ from kickflow.report_text import (
     VERDICT_LABELS,
     audio_stream,
     finding_span,
+    finding_timecode,
     loudness_line,
     number,
     severity_counts,
     size,
+    timecode_line,
+    track_lines,
     video_stream,
 )
 
@@ -93,10 +96,13 @@ def measurement_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
         ("Duration", number(media.get("duration_s"), "s", 2)),
         ("Container", media["format"]),
     ]
+    if (tc := timecode_line(report)) is not None:
+        rows.append(("Source timecode", tc))
     rows += [("Video", video_stream(s)) for s in media["video"]]
     rows += [("Audio", audio_stream(s)) for s in media["audio"]]
     rows += [
         ("Loudness", loudness_line(report)),
+        *track_lines(report),
         ("Sample peak", number(loud.get("sample_peak_dbfs"), "dBFS")),
         ("Levels", _levels_text(extra.get("video"))),
         ("Decode errors", str((extra.get("decode_errors") or {}).get("count", 0))),
@@ -121,7 +127,7 @@ def _findings_table(report: dict[str, Any]) -> str:
     head = "<tr><th>Severity</th><th>Timecode</th><th>Time</th><th>Check</th><th>Finding</th></tr>"
     rows = [
         f'<tr><td class="{escape(f["severity"])}">{escape(f["severity"])}</td>'
-        f'<td class="num">{escape(f.get("timecode") or "—")}</td>'
+        f'<td class="num">{escape(finding_timecode(f))}</td>'
         f'<td class="num">{escape(finding_span(f))}</td>'
         f"<td>{escape(f['check'])}</td><td>{escape(f['message'])}</td></tr>"
         for f in report["findings"]
@@ -189,7 +195,7 @@ def _bar(f: dict[str, Any], y: float, duration: float, plot_w: float) -> str:
     x = LABEL_W + plot_w * start / duration
     w = max(2.0, plot_w * (end - start) / duration)
     colour = COLOURS.get(f["severity"], "#666")
-    tip = escape(f"{f.get('timecode') or ''} {finding_span(f)} — {f['message']}")
+    tip = escape(f"{finding_timecode(f)} {finding_span(f)} — {f['message']}")
     return (
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{LANE_H}" fill="{colour}">'
         f"<title>{tip}</title></rect>"

@@ -66,6 +66,65 @@ def loudness_line(report: dict[str, Any]) -> str:
     return f"{integrated}, LRA {number(loud.get('range_lu'), 'LU')}, true peak {peak}"
 
 
+TIMECODE_ORIGINS = {
+    "container": "from the file",
+    "override": "overridden",
+    "default": "none in the file",
+}
+
+
+def finding_timecode(f: dict[str, Any]) -> str:
+    """Where a finding starts at source timecode (older reports: the elapsed timecode)."""
+    return str(f.get("timecode_start") or f.get("timecode") or "—")
+
+
+def timecode_line(report: dict[str, Any]) -> str | None:
+    """``10:00:00:00 at 25 fps, non-drop (from the file)``; None for files without video."""
+    tc = report.get("timecode") or {}
+    if not tc.get("start"):
+        return None
+    kind = "drop-frame" if tc.get("drop_frame") else "non-drop"
+    rate = f"{tc['frame_rate']:g}" if tc.get("frame_rate") else "?"
+    origin = TIMECODE_ORIGINS.get(tc.get("source") or "", tc.get("source") or "")
+    return f"{tc['start']} at {rate} fps, {kind} ({origin})"
+
+
+def track_lines(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """``("Track 2", "5.1, fra — mix — -12.0 LUFS, LRA 0.0 LU, true peak -9.1 dBTP")`` per
+    audio track; none for a report with a single track and no layout (or an older report)."""
+    tracks = report.get("audio_tracks") or []
+    if len(tracks) < 2 and not report["profile"].get("tracks"):
+        return []
+    lines = [(f"Track {t['position']}", _track_words(t)) for t in tracks]
+    return lines + [(f"Group {g['name']}", _group_words(g)) for g in report.get("audio_groups", [])]
+
+
+def _group_words(g: dict[str, Any]) -> str:
+    loud = g.get("loudness") or {}
+    integrated = number(loud.get("integrated_lufs"), "LUFS")
+    if loud.get("integrated_lufs") is None:
+        integrated = "below the gate (silent)"
+    members = ", ".join(str(p) for p in g["tracks"])
+    lra = number(loud.get("range_lu"), "LU")
+    return f"{g['layout']} of tracks {members} — {integrated}, LRA {lra}"
+
+
+def _track_words(t: dict[str, Any]) -> str:
+    stream = audio_stream(t)
+    tags = ", ".join(
+        p for p in (t.get("language"), f"“{t['title']}”" if t.get("title") else "") if p
+    )
+    role = t.get("role") or "not in the layout"
+    loud = t.get("loudness") or {}
+    integrated = number(loud.get("integrated_lufs"), "LUFS")
+    if loud.get("integrated_lufs") is None:
+        integrated = "below the gate (silent)"
+    peak = number(loud.get("true_peak_dbtp"), "dBTP")
+    lra = number(loud.get("range_lu"), "LU")
+    head = f"{stream}, {tags}" if tags else stream
+    return f"{head} — {role} — {integrated}, LRA {lra}, true peak {peak}"
+
+
 def severity_counts(findings: list[dict[str, Any]]) -> str:
     counts = Counter(f["severity"] for f in findings)
     parts = [
@@ -98,9 +157,12 @@ def _header(report: dict[str, Any]) -> list[str]:
 def _media(report: dict[str, Any]) -> list[str]:
     media = report["media"]
     lines = [f"Media:     {number(media.get('duration_s'), 's', 2)}, {media['format']}"]
+    if (tc := timecode_line(report)) is not None:
+        lines.append(f"Timecode:  {tc}")
     lines += [f"Video:     {video_stream(s)}" for s in media["video"]]
     lines += [f"Audio:     {audio_stream(s)}" for s in media["audio"]]
     lines.append(f"Loudness:  {loudness_line(report)}")
+    lines += [f"{name + ':':<10} {words}" for name, words in track_lines(report)]
     return lines
 
 
@@ -116,7 +178,7 @@ def _checks(report: dict[str, Any], *, verbose: bool) -> list[str]:
 
 
 def _finding_line(f: dict[str, Any]) -> str:
-    tc = f.get("timecode") or "—"
+    tc = finding_timecode(f)
     return (
         f"  {f['severity'].upper():<7} {tc:<12} {finding_span(f):<17} {f['check']}: {f['message']}"
     )

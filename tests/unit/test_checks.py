@@ -23,6 +23,7 @@ from kickflow.media.model import (
     VideoAnalysis,
     VideoStream,
 )
+from kickflow.media.pse import PseAnalysis
 from kickflow.profiles import CHECK_IDS, load_profile
 
 DURATION = 60.0
@@ -78,7 +79,12 @@ def clean() -> Measurements:
             curve=tuple(LoudnessPoint(t / 10, -23.0, -23.0) for t in range(600)),
         ),
         audio=AudioAnalysis(
-            stream_index=1, channels=2, windows=1200, phase_mean=0.8, analysed_duration_s=DURATION
+            stream_index=1,
+            channels=2,
+            windows=1200,
+            dc_offset=(0.0001, -0.0002),
+            phase_mean=0.8,
+            analysed_duration_s=DURATION,
         ),
         video=VideoAnalysis(
             stream_index=0,
@@ -92,6 +98,7 @@ def clean() -> Measurements:
             frames_analysed=300,
             analysed_duration_s=DURATION,
         ),
+        pse=PseAnalysis(frames_analysed=1500, frame_rate=25.0, grid=(16, 9)),
     )
 
 

@@ -120,7 +120,7 @@ def test_dead_channel_over_most_of_the_programme() -> None:
     m = with_audio(clean(), channel_silence=(Segment(0.0, DURATION, channel=2),))
     result = check("audio.channels", m)
     assert result.status == "failed"
-    assert result.findings[0].message == "Channel 2 is silent for 100% of the programme"
+    assert result.findings[0].message == "Channel 2 (R) is silent for 100% of the programme"
     assert spans(result) == [(0.0, DURATION)]
 
 
@@ -128,7 +128,7 @@ def test_dead_channel_long_run() -> None:
     m = with_audio(clean(), channel_silence=(Segment(10.0, 25.0, channel=1),))
     result = check("audio.channels", m)
     assert spans(result) == [(10.0, 25.0)]
-    assert result.findings[0].message.startswith("Channel 1 is silent for 15.0 s")
+    assert result.findings[0].message.startswith("Channel 1 (L) is silent for 15.0 s")
 
 
 def test_channel_silent_with_the_whole_mix_is_not_dead() -> None:
@@ -160,7 +160,7 @@ def test_silent_lfe_is_not_a_dead_channel() -> None:
     assert result.findings == []
     assert "LFE, channel 4, not checked" in result.summary
     m = with_audio(m, channel_silence=(Segment(0.0, DURATION, channel=3),))
-    assert "Channel 3 is silent" in check("audio.channels", m).findings[0].message
+    assert "Channel 3 (C) is silent" in check("audio.channels", m).findings[0].message
 
 
 def test_mono_as_stereo_is_only_info_for_web() -> None:

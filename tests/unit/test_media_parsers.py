@@ -55,6 +55,28 @@ def test_loudness_uses_last_frame_and_converts_linear_peaks() -> None:
     assert loud.curve[1].momentary == -23.1
 
 
+GAINED_PEAKS = """frame:0    pts:0    pts_time:0
+lavfi.r128.true_peaks_ch0=0.125
+lavfi.r128.true_peaks_ch1=1.122
+lavfi.r128.true_peak=1.122
+lavfi.r128.sample_peaks_ch0=0.1
+lavfi.r128.sample_peaks_ch1=1.0
+lavfi.r128.sample_peak=1.0
+"""
+
+
+def test_gained_peak_meter_is_corrected_by_its_gain() -> None:
+    # A 40 dB gain: 1.0 linear is -40.00 dBFS; 0.125 is -58.06. Loudness stays from frames.
+    loud = loudness_from(
+        parse_metadata_print(EBUR128_SAMPLE), 2, parse_metadata_print(GAINED_PEAKS), 40.0
+    )
+    assert loud.integrated_lufs == -23.02
+    assert loud.true_peak_dbtp == pytest.approx(-39.0, abs=0.01)
+    assert loud.sample_peak_dbfs == pytest.approx(-40.0, abs=0.001)
+    assert loud.channel_true_peaks_dbtp == pytest.approx((-58.06, -39.0), abs=0.01)
+    assert loud.channel_sample_peaks_dbfs == pytest.approx((-60.0, -40.0), abs=0.001)
+
+
 def test_loudness_below_gate_is_none() -> None:
     text = "frame:0 pts:0 pts_time:0\nlavfi.r128.I=-70.000\nlavfi.r128.LRA=0\n"
     assert loudness_from(parse_metadata_print(text), channels=2).integrated_lufs is None
@@ -141,9 +163,15 @@ def test_plan_has_one_input_and_every_branch() -> None:
     assert plan.args[plan.args.index("-format_whitelist") + 1] == media.format_name
     assert plan.args.index("-format_whitelist") < plan.args.index("-i")
     assert {b.name for b in plan.branches} == {
-        "loudness", "silence", "astats", "diff", "video", "idet",
+        "loudness", "peaks", "silence", "astats", "diff", "video", "idet",
     }  # fmt: skip
-    graph = plan.args[plan.args.index("-filter_complex") + 1]
+    # One graph for the picture and one per audio track (FFmpeg runs graphs in parallel).
+    graphs = [plan.args[i + 1] for i, a in enumerate(plan.args) if a == "-filter_complex"]
+    assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=")
+    graph = ";".join(graphs)
+    # The peak meter hears the source a known gain louder; the loudness meter hears it as is.
+    assert "volume=100dB:precision=double,ebur128=metadata=1:peak=true+sample" in graph
+    assert "ebur128=metadata=1," in graph
     assert "fps=5.0" in graph and "scale=480:270" in graph and "cropdetect" not in graph
     assert analysis_size(_video(720, 576), 480) == (480, 384)
 

@@ -15,7 +15,7 @@ from kickflow.config import Settings
 from kickflow.errors import ProfileError, ProfileNotFound, RequestInvalid
 from kickflow.jobs import Job
 from kickflow.profiles import builtin_profile_names, catalog, load_profile, load_profile_text
-from kickflow.profiles.model import Profile
+from kickflow.profiles.model import GroupSpec, Profile, TrackSpec
 from kickflow.worker import protocol as wire
 from kickflow.worker.pipeline import profile_of
 from tests.fakes import FakeJobStore
@@ -170,7 +170,12 @@ def every_setting(profile: Profile) -> list[tuple[str, str]]:
 def test_every_setting_is_in_the_wording(section: str, key: str) -> None:
     base = load_profile("ebu-r128")
     spec = getattr(base, section)
-    edited = spec.model_copy(update={key: changed(getattr(spec, key))})
+    value = changed(getattr(spec, key))
+    if key == "tracks":
+        value = (TrackSpec(role="me"),)
+    if key == "groups":
+        value = (GroupSpec(name="M&E", tracks=(1, 2), layout="stereo"),)
+    edited = spec.model_copy(update={key: value})
     other = base.model_copy(update={section: edited})
     assert catalog.describe(other) != catalog.describe(base), f"{section}.{key} is not described"
 

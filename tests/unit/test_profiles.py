@@ -24,7 +24,10 @@ max_true_peak_dbtp = -1
 
 
 def test_builtin_names() -> None:
-    assert builtin_profile_names() == ["atsc-a85", "ebu-r128", "streaming", "web"]
+    assert builtin_profile_names() == [
+        "atsc-a85", "discrete-mono", "dubbing", "ebu-r128", "named-delivery", "streaming",
+        "web",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 
 from kickflow.checks import Finding
 from kickflow.media.model import LevelSample, LoudnessPoint, Segment
-from kickflow.profiles import load_profile
+from kickflow.profiles import CHECK_IDS, load_profile
 from kickflow.report import Report, build_report, thin_levels, timecode, verdict_of
 from tests.unit.test_checks import clean, with_audio, with_loudness, with_media, with_video
 
@@ -72,7 +72,7 @@ def test_clean_report_passes() -> None:
     assert report.verdict == "passed"
     assert report.findings == []
     assert report.profile_name == "ebu-r128"
-    assert len(report.checks) == 17
+    assert len(report.checks) == len(CHECK_IDS)
 
 
 def test_defective_report_fails_with_findings_in_time_order() -> None:
@@ -91,7 +91,7 @@ def test_warnings_only_need_review() -> None:
 
 def test_json_shape() -> None:
     d = json.loads(json.dumps(report_of(defective()).to_dict(), allow_nan=False))
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2
     assert d["input"] == {"name": "clip.mp4", "size_bytes": 42}
     assert d["profile"]["name"] == "ebu-r128"
     assert d["profile"]["loudness"]["target_lufs"] == -23.0

@@ -100,9 +100,10 @@ def test_html_without_audio_or_findings() -> None:
 def test_csv_one_row_per_finding() -> None:
     d = report_dict()
     rows = list(csv.reader(io.StringIO(render_csv(d))))
-    assert rows[0] == ["check", "severity", "start_s", "end_s", "timecode", "message"]
+    assert rows[0][:6] == ["check", "severity", "start_s", "end_s", "timecode", "message"]
+    assert rows[0][6:] == ["timecode_start", "timecode_end"]
     assert len(rows) == 1 + len(d["findings"]) == 5
-    assert rows[1] == ["audio.true_peak", "error", "", "", "", rows[1][5]]
+    assert rows[1] == ["audio.true_peak", "error", "", "", "", rows[1][5], "", ""]
     assert rows[2][:5] == ["video.black", "warning", "10.0", "12.0", "00:00:10:00"]
 
 

@@ -85,8 +85,17 @@ def job_detail(job: Job, history: list[JobEvent]) -> dict[str, Any]:
         "runAt": iso(job.run_at),
         "cancelRequested": job.cancel_requested,
         "pauseRequested": job.pause_requested,
+        "fileNameParts": file_name_parts(job),
         "history": [event(ev) for ev in history],
     }
+
+
+def file_name_parts(job: Job) -> dict[str, Any] | None:
+    """The parts of the file name under the profile's convention (episode, language …), from
+    the report; None before the report, without a convention or when the name does not fit."""
+    delivery = (job.report or {}).get("delivery") or {}
+    parts: dict[str, Any] | None = delivery.get("file_name_parts")
+    return parts
 
 
 def progress(job: Job) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kickflow.checks import audio, container, video
+from kickflow.checks import audio, audio_signal, container, delivery, pse, tracks, video
 from kickflow.checks.base import CheckFn, CheckResult, Context, Finding, status_of, summary_of
 from kickflow.media.model import Measurements
 from kickflow.profiles import Profile
@@ -18,6 +18,7 @@ CHECKS: dict[str, CheckFn] = {
     "video.levels": video.check_levels,
     "video.interlace": video.check_interlace,
     "video.letterbox": video.check_letterbox,
+    "video.pse": pse.check_pse,
     "audio.missing": audio.check_missing,
     "audio.format": audio.check_format,
     "audio.loudness": audio.check_loudness,
@@ -26,24 +27,30 @@ CHECKS: dict[str, CheckFn] = {
     "audio.clipping": audio.check_clipping,
     "audio.channels": audio.check_channels,
     "audio.phase": audio.check_phase,
+    "audio.layout": tracks.check_layout,
+    "audio.dc_offset": audio_signal.check_dc_offset,
+    "delivery.file_name": delivery.check_file_name,
 }
 
 
-def run_check(check_id: str, m: Measurements, profile: Profile) -> CheckResult:
-    """Run one check; ``off`` in the profile's severity table skips it."""
+def run_check(
+    check_id: str, m: Measurements, profile: Profile, input_name: str = ""
+) -> CheckResult:
+    """Run one check; ``off`` in the profile's severity table skips it. ``input_name`` is the
+    file's name as delivered (default: the probed file's)."""
     severity = profile.severity_of(check_id)
     if severity == "off":
         return CheckResult(check_id, "skipped", "Turned off by the profile", [])
-    outcome = CHECKS[check_id](Context(m, profile, check_id, severity))
+    outcome = CHECKS[check_id](Context(m, profile, check_id, severity, input_name))
     if outcome.skipped is not None:
         return CheckResult(check_id, "skipped", outcome.skipped, [])
     findings = list(outcome.findings)
     return CheckResult(check_id, status_of(findings), summary_of(outcome), findings)
 
 
-def run_checks(m: Measurements, profile: Profile) -> list[CheckResult]:
+def run_checks(m: Measurements, profile: Profile, input_name: str = "") -> list[CheckResult]:
     """Every check, in the table's order."""
-    return [run_check(check_id, m, profile) for check_id in CHECKS]
+    return [run_check(check_id, m, profile, input_name) for check_id in CHECKS]
 
 
 __all__ = ["CHECKS", "CheckResult", "Finding", "run_check", "run_checks"]

@@ -49,6 +49,7 @@ class Context:
     profile: Profile
     check: str
     severity: FindingSeverity
+    input_name: str = ""  # the file's name as delivered (uploads: not the stored copy's)
 
     def finding(
         self,

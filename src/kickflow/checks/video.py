@@ -106,7 +106,7 @@ def check_levels(ctx: Context) -> Outcome:
     bad = [s for s in video.levels if s.out_of_range > spec.max_out_of_range]
     offending = runs([s.t for s in bad], _sample_spacing(ctx, video))
     found = [
-        ctx.at(r, _levels_message(r, bad, spec.max_out_of_range))
+        ctx.at(r, _levels_message(r, bad, spec.max_out_of_range, video.bit_depth))
         for r in offending
         if r.duration_s >= spec.min_s
     ]
@@ -121,14 +121,40 @@ def _sample_spacing(ctx: Context, video: VideoAnalysis) -> float:
     return 1.0 / fps
 
 
-def _levels_message(run: Segment, bad: list[LevelSample], limit: float) -> str:
+def _levels_message(run: Segment, bad: list[LevelSample], limit: float, bits: int) -> str:
     inside = [s for s in bad if run.start_s <= s.t < run.end_s]
     share = max(s.out_of_range for s in inside)
-    low, high = min(s.y_min for s in inside), max(s.y_max for s in inside)
     return (
         f"Levels out of broadcast range on up to {share:.1%} of pixels (max {limit:.1%}) "
-        f"for {span(run)}; Y {low:g}–{high:g}"
+        f"for {span(run)}; {_channels_out(inside, bits)}"
     )
+
+
+def _channels_out(samples: list[LevelSample], bits: int) -> str:
+    """``Cb 62–960 outside 64–960 (10-bit)``: the planes whose extremes left the legal range.
+
+    Y is legal from 16 to 235 and chroma from 16 to 240 at 8 bits, scaled by 2^(bits−8).
+    Without chroma extremes (or when only the share says so) the Y range is given.
+    """
+    scale = 2 ** (max(8, bits) - 8)
+    planes: list[tuple[str, list[float | None], list[float | None], int]] = [
+        ("Y", [s.y_min for s in samples], [s.y_max for s in samples], 235),
+        ("Cb", [s.u_min for s in samples], [s.u_max for s in samples], 240),
+        ("Cr", [s.v_min for s in samples], [s.v_max for s in samples], 240),
+    ]
+    parts, y_range = [], ""
+    for name, lows, highs, top in planes:
+        known_low = [v for v in lows if v is not None]
+        known_high = [v for v in highs if v is not None]
+        if not known_low or not known_high:
+            continue
+        low, high = min(known_low), max(known_high)
+        legal = (16 * scale, top * scale)
+        text = f"{name} {low:g}–{high:g}"
+        y_range = y_range or text
+        if low < legal[0] or high > legal[1]:
+            parts.append(f"{text} outside {legal[0]}–{legal[1]}")
+    return f"{', '.join(parts)} ({bits}-bit)" if parts else y_range
 
 
 def check_interlace(ctx: Context) -> Outcome:

@@ -10,14 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from kickflow.config import get_settings
-from kickflow.engine import check_file
-from kickflow.profiles import load_profile
-from kickflow.report_html import render_html
-from kickflow.report_text import render_text
+# The engine, the profiles and rich are imported by the command that runs, not for --help
+# (start-up: benchmarks/bench_startup.py).
 
 EXIT_FAILED = 1
 
@@ -35,6 +30,8 @@ def progress_bar(enabled: bool, label: str) -> Iterator[Callable[[float], None] 
     if not enabled:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn())
     with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
         task = bar.add_task(label, total=1.0)
@@ -65,19 +62,47 @@ def check(
         str | None, typer.Option("--html", help="Write a self-contained HTML report.")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on needs_review.")] = False,
+    timecode_start: Annotated[
+        str | None,
+        typer.Option(
+            "--timecode-start",
+            metavar="TC",
+            help="Start timecode, HH:MM:SS:FF (HH:MM:SS;FF = drop-frame); overrides the file's.",
+            envvar="KICKFLOW_TIMECODE_START",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Tracebacks on errors.")] = False,
 ) -> None:
     """Check INPUT against a delivery-spec profile and print the report."""
+    from kickflow.media.timecode import parse_timecode_text
+
+    if timecode_start is not None:  # before the profile and the decode: a typo costs nothing
+        parse_timecode_text(timecode_start)
+    from kickflow.config import get_settings
+    from kickflow.engine import check_file
+    from kickflow.profiles import load_profile
+
     spec = load_profile(profile)
-    err = Console(stderr=True)
-    with progress_bar(err.is_terminal, f"Checking {input_path.name}") as on_progress:
-        report = check_file(input_path, spec, on_progress=on_progress, settings=get_settings())
+    with progress_bar(sys.stderr.isatty(), f"Checking {input_path.name}") as on_progress:
+        report = check_file(
+            input_path,
+            spec,
+            on_progress=on_progress,
+            settings=get_settings(),
+            timecode_start=timecode_start,
+        )
     data: dict[str, Any] = report.to_dict()
     if json_out:
         _write(json_out, json.dumps(data, indent=2))
     if html_out:
+        from kickflow.report_html import render_html
+
         _write(html_out, render_html(data))
     if json_out != "-":
+        from rich.console import Console
+
+        from kickflow.report_text import render_text
+
         Console(soft_wrap=True).print(render_text(data), highlight=False, markup=False)
     raise typer.Exit(exit_code(report.verdict, strict))
 

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from kickflow.errors import FfmpegFailed, FormatRefused
@@ -14,8 +15,16 @@ from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
 from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
-from kickflow.media.model import DecodeErrors, Measurements, MediaInfo
+from kickflow.media.model import (
+    AudioStream,
+    AudioTrack,
+    DecodeErrors,
+    GroupLoudness,
+    Measurements,
+    MediaInfo,
+)
 from kickflow.media.probing import ProbeLimits, probe
+from kickflow.media.pse import PseAnalysis, read_pse
 from kickflow.media.runner import RunLimits, StampedLine, run_ffmpeg
 from kickflow.media.video import analyse_video
 
@@ -50,19 +59,23 @@ def decode_errors_from(lines: tuple[StampedLine, ...]) -> DecodeErrors:
 KEYS_USED = {
     "loudness": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA=",
                  "lavfi.r128.true_peak", "lavfi.r128.sample_peak="),
+    "peaks": ("lavfi.r128.true_peak", "lavfi.r128.sample_peak"),
+    "group": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA="),
     "silence": ("lavfi.silence_start", "lavfi.silence_end"),
     "astats": ("lavfi.astats.", "lavfi.aphasemeter.phase"),
     "diff": ("lavfi.astats.1.RMS_level",),
     "video": ("lavfi.black_", "lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end",
               "lavfi.signalstats.BRNG", "lavfi.signalstats.YMIN", "lavfi.signalstats.YMAX",
+              "lavfi.signalstats.UMIN", "lavfi.signalstats.UMAX", "lavfi.signalstats.VMIN",
+              "lavfi.signalstats.VMAX",
               "lavfi.cropdetect."),
     "idet": ("lavfi.idet.single.current_frame",),
 }  # fmt: skip
 
 
-def _read(plan: Plan, name: str) -> list[MetaFrame]:
+def _read(plan: Plan, name: str, track: int = 0) -> list[MetaFrame]:
     for branch in plan.branches:
-        if branch.name == name and branch.file.exists():
+        if branch.name == name and branch.track == track and branch.file.exists():
             with branch.file.open(encoding="utf-8", errors="replace") as lines:
                 return parse_metadata_print(lines, KEYS_USED[name])
     return []
@@ -81,21 +94,15 @@ def measure(
     elapsed_s: float,
 ) -> Measurements:
     """Turn the branch files of a finished run into measurements."""
-    loud, sil, stats, diff = (_read(plan, n) for n in ("loudness", "silence", "astats", "diff"))
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
-    end_s = _end_of(media, loud, stats, vstats)
-    audio = video = loudness = None
-    if plan.audio is not None:
-        loudness = loudness_from(loud, plan.audio.channels)
-        audio = analyse_audio(
-            plan.audio,
-            silence=sil,
-            stats=stats,
-            diff=diff,
-            end_s=end_s,
-            window_s=options.window_s,
-            clip_peak_dbfs=options.clip_peak_dbfs,
-        )
+    first = [_read(plan, n, 1) for n in ("loudness", "astats")] if plan.audio_tracks else []
+    end_s = _end_of(media, *first, vstats)
+    tracks = tuple(
+        _track(plan, position, stream, options, end_s)
+        for position, stream in enumerate(plan.audio_tracks, 1)
+    )
+    video = None
+    loudness, audio = (tracks[0].loudness, tracks[0].audio) if tracks else (None, None)
     if plan.video is not None and plan.analysis_size is not None:
         video = analyse_video(
             plan.video,
@@ -105,7 +112,62 @@ def measure(
             sample_fps=options.sample_fps,
             end_s=end_s,
         )
-    return Measurements(media, loudness, audio, video, run_errors, round(elapsed_s, 3))
+    return Measurements(
+        media,
+        loudness,
+        audio,
+        video,
+        run_errors,
+        round(elapsed_s, 3),
+        audio_tracks=tracks,
+        unanalysed_audio=plan.unanalysed_audio,
+        audio_groups=_groups(plan, tracks),
+        pse=_pse(plan, options),
+    )
+
+
+def _pse(plan: Plan, options: AnalysisOptions) -> PseAnalysis | None:
+    """The flash screening of every frame, when the plan had its branch."""
+    if plan.pse_file is None or options.pse is None or plan.video is None:
+        return None
+    return read_pse(plan.pse_file, plan.video.frame_rate or 25.0, options.pse)
+
+
+def _groups(plan: Plan, tracks: tuple[AudioTrack, ...]) -> tuple[GroupLoudness, ...]:
+    """Each channel group's loudness; its peaks are its members' (measured per track)."""
+    out = []
+    for number, (name, positions, layout) in enumerate(plan.groups, 1):
+        loud = loudness_from(_read(plan, "group", number), len(positions))
+        members = [tracks[p - 1].loudness for p in positions if p <= len(tracks)]
+        true_peaks = [m.true_peak_dbtp for m in members if m.true_peak_dbtp is not None]
+        sample_peaks = [m.sample_peak_dbfs for m in members if m.sample_peak_dbfs is not None]
+        loud = replace(
+            loud,
+            true_peak_dbtp=max(true_peaks, default=None),
+            sample_peak_dbfs=max(sample_peaks, default=None),
+            channel_true_peaks_dbtp=tuple(m.true_peak_dbtp for m in members),
+        )
+        out.append(GroupLoudness(name, positions, layout, loud))
+    return tuple(out)
+
+
+def _track(
+    plan: Plan, position: int, stream: AudioStream, options: AnalysisOptions, end_s: float
+) -> AudioTrack:
+    """One audio track's loudness and analysis, from its own branches of the graph."""
+    loud, peaks, sil, stats, diff = (
+        _read(plan, n, position) for n in ("loudness", "peaks", "silence", "astats", "diff")
+    )
+    audio = analyse_audio(
+        stream,
+        silence=sil,
+        stats=stats,
+        diff=diff,
+        end_s=end_s,
+        window_s=options.window_s,
+        clip_peak_dbfs=options.clip_peak_dbfs,
+    )
+    return AudioTrack(position, stream, loudness_from(loud, stream.channels, peaks), audio)
 
 
 def analyse(

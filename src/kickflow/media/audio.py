@@ -22,23 +22,35 @@ OUT_OF_PHASE_MIN_S = 1.0
 MONO_DIFF_BELOW_DB = 60.0  # L−R this far below the mix counts as identical channels
 MONO_SHARE = 0.95
 ACTIVE_RMS_DBFS = -60.0
+# The peak meter hears the source this much louder: 3-decimal linear peaks stay exact to
+# 0.01 dB down to about -90 dBFS (the loudness meter itself hears the source unchanged).
+PEAK_GAIN_DB = 100.0
 
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def loudness_from(frames: Sequence[MetaFrame], channels: int) -> Loudness:
-    """Integrated loudness and LRA from the last frame; peaks are the maxima over frames."""
+def loudness_from(
+    frames: Sequence[MetaFrame],
+    channels: int,
+    peaks: Sequence[MetaFrame] | None = None,
+    peak_gain_db: float = PEAK_GAIN_DB,
+) -> Loudness:
+    """Integrated loudness and LRA from the last frame; peaks are the maxima over frames.
+
+    ``peaks`` is the peak meter's branch, fed ``peak_gain_db`` louder than the source: ebur128
+    prints peaks as linear amplitude with three decimals, so only a known gain keeps quiet
+    peaks exact (−60 dBFS would otherwise read 0.001, −70 dBFS 0.000). Without it the peaks
+    come from ``frames`` themselves, ungained.
+    """
     if not frames:
         return Loudness(None, None, None, None)
     last = frames[-1]
     integrated = last.number("lavfi.r128.I")
     if integrated is not None and integrated < GATE_FLOOR_LUFS:
         integrated = None
-    per_channel = tuple(
-        linear_to_db(_max(frames, f"lavfi.r128.true_peaks_ch{c}")) for c in range(channels)
-    )
+    source, gain = (peaks, peak_gain_db) if peaks else (frames, 0.0)
     step = max(1, math.ceil(len(frames) / CURVE_MAX_POINTS))
     curve = tuple(
         LoudnessPoint(
@@ -51,11 +63,22 @@ def loudness_from(frames: Sequence[MetaFrame], channels: int) -> Loudness:
     return Loudness(
         integrated_lufs=_round(integrated),
         range_lu=_round(last.number("lavfi.r128.LRA")),
-        true_peak_dbtp=_round(linear_to_db(_max(frames, "lavfi.r128.true_peak"))),
-        sample_peak_dbfs=_round(linear_to_db(_max(frames, "lavfi.r128.sample_peak"))),
-        channel_true_peaks_dbtp=tuple(_round(p) for p in per_channel),
+        true_peak_dbtp=_peak_db(source, "lavfi.r128.true_peak", gain),
+        sample_peak_dbfs=_peak_db(source, "lavfi.r128.sample_peak", gain),
+        channel_true_peaks_dbtp=tuple(
+            _peak_db(source, f"lavfi.r128.true_peaks_ch{c}", gain) for c in range(channels)
+        ),
         curve=curve,
+        channel_sample_peaks_dbfs=tuple(
+            _peak_db(source, f"lavfi.r128.sample_peaks_ch{c}", gain) for c in range(channels)
+        ),
     )
+
+
+def _peak_db(frames: Sequence[MetaFrame], key: str, gain_db: float) -> float | None:
+    """The largest linear peak of ``key`` in dB, the meter's input gain taken off again."""
+    level = linear_to_db(_max(frames, key))
+    return None if level is None else _round(level - gain_db)
 
 
 def _max(frames: Sequence[MetaFrame], key: str) -> float | None:

@@ -10,12 +10,16 @@ because idet compares neighbouring frames.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from kickflow.media.audio import PEAK_GAIN_DB
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
+from kickflow.media.pse import PseOptions, output_args, pse_chain
 
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
+SAFE_LAYOUT = re.compile(r"^[a-z0-9.]+(\([a-z-]+\))?$")
 YUV_FORMATS = "yuv420p|yuv422p|yuv444p|yuv420p10le|yuv422p10le|yuv444p10le|yuv420p12le"
 
 
@@ -37,21 +41,39 @@ class AnalysisOptions:
     window_s: float = 0.1  # audio statistics window
     clip_peak_dbfs: float = -0.1  # a window peaking at or above this is clipped
     crop: bool = True
+    max_audio_tracks: int = 16  # audio streams analysed per file; the rest are counted, not read
+    # Channel groups (discrete mono): (name, 1-based track positions, layout) measured as one.
+    groups: tuple[tuple[str, tuple[int, ...], str], ...] = ()
+    # The profile's layout for streams that do not declare one: (FFmpeg name, channel count),
+    # per track position (index 0 = track 1), then for any track.
+    track_layouts: tuple[tuple[str, int] | None, ...] = ()
+    channel_layout: tuple[str, int] | None = None
+    pse: PseOptions | None = None  # flash screening of every frame (media/pse.py); None: off
 
 
 @dataclass(frozen=True)
 class Branch:
     name: str  # "loudness", "silence", "astats", "diff", "video", "idet"
     file: Path
+    track: int = 0  # 1-based audio track position for audio branches; 0 for video
+
+    @property
+    def label(self) -> str:
+        """The branch's unique name in the graph: ``loudness2`` for track 2's loudness."""
+        return f"{self.name}{self.track}" if self.track else self.name
 
 
 @dataclass(frozen=True)
 class Plan:
     args: list[str]
     branches: tuple[Branch, ...]
-    audio: AudioStream | None
+    audio: AudioStream | None  # track 1
     video: VideoStream | None
     analysis_size: tuple[int, int] | None
+    audio_tracks: tuple[AudioStream, ...] = ()  # every analysed audio stream, in file order
+    unanalysed_audio: int = 0  # audio streams beyond ``max_audio_tracks``
+    pse_file: Path | None = None  # raw cell frames of the PSE branch (its own output)
+    groups: tuple[tuple[str, tuple[int, ...], str], ...] = ()  # the groups measured
 
 
 def _even(value: float) -> int:
@@ -70,22 +92,35 @@ def _print(kind: str, branch: Branch) -> str:
     return f"{kind}=mode=print:file={branch.file}"
 
 
-def _audio_chains(a: AudioStream, opt: AnalysisOptions, work: Path) -> list[tuple[Branch, str]]:
+def _audio_chains(
+    a: AudioStream, opt: AnalysisOptions, work: Path, track: int = 1
+) -> list[tuple[Branch, str]]:
+    """Loudness, silence, statistics and (stereo) L−R branches of one audio track."""
+
+    def branch(name: str) -> Branch:
+        suffix = "" if track == 1 else f"_t{track}"
+        return Branch(name, work / f"{name}{suffix}.txt", track)
+
     n = max(1, round(a.sample_rate * opt.window_s))
     th, d = f"{opt.silence_threshold_db}dB", opt.silence_min_s
     stats = "DC_offset+Peak_level+RMS_level+Flat_factor+Peak_count"
     window = f"asetnsamples=n={n}:p=0"
     chains = [
-        (Branch("loudness", work / "loudness.txt"), "ebur128=metadata=1:peak=true+sample"),
+        (branch("loudness"), "ebur128=metadata=1"),
+        # Peaks from their own meter, a known gain louder (see audio.PEAK_GAIN_DB).
         (
-            Branch("silence", work / "silence.txt"),
+            branch("peaks"),
+            f"volume={PEAK_GAIN_DB:g}dB:precision=double,ebur128=metadata=1:peak=true+sample",
+        ),
+        (
+            branch("silence"),
             f"silencedetect=n={th}:d={d},silencedetect=n={th}:d={d}:mono=1",
         ),
     ]
     phase = "aphasemeter=video=0," if a.channels == 2 else ""
     chains.append(
         (
-            Branch("astats", work / "astats.txt"),
+            branch("astats"),
             f"{window},{phase}astats=metadata=1:reset=1:measure_perchannel={stats}"
             ":measure_overall=none",
         )
@@ -93,7 +128,7 @@ def _audio_chains(a: AudioStream, opt: AnalysisOptions, work: Path) -> list[tupl
     if a.channels == 2:
         chains.append(
             (
-                Branch("diff", work / "diff.txt"),
+                branch("diff"),
                 f"pan=mono|c0=c0-c1,{window},astats=metadata=1:reset=1"
                 ":measure_perchannel=RMS_level:measure_overall=none",
             )
@@ -124,14 +159,28 @@ def _video_chains(
     return chains
 
 
+def _declared_layout(stream: AudioStream, opt: AnalysisOptions, position: int) -> str:
+    """``channelmap=…,`` giving an unmasked stream the profile's layout (its loudness weights).
+
+    Without it FFmpeg assumes its default for the channel count (6 channels: 5.1).
+    """
+    if stream.channels <= 2 or not (stream.layout or "channels").endswith("channels"):
+        return ""
+    given = opt.track_layouts[position - 1] if position <= len(opt.track_layouts) else None
+    name, count = given or opt.channel_layout or ("", 0)
+    if count != stream.channels or not SAFE_LAYOUT.match(name):
+        return ""
+    return f"channelmap=channel_layout={name},"
+
+
 def _fan_out(source: str, split: str, chains: list[tuple[Branch, str]], kind: str) -> list[str]:
     if len(chains) == 1:
         branch, chain = chains[0]
-        return [f"{source}{chain},{_print(kind, branch)}[o_{branch.name}]"]
-    labels = [f"[s_{b.name}]" for b, _ in chains]
+        return [f"{source}{chain},{_print(kind, branch)}[o_{branch.label}]"]
+    labels = [f"[s_{b.label}]" for b, _ in chains]
     parts = [f"{source}{split}={len(chains)}{''.join(labels)}"]
     for (branch, chain), label in zip(chains, labels, strict=True):
-        parts.append(f"{label}{chain},{_print(kind, branch)}[o_{branch.name}]")
+        parts.append(f"{label}{chain},{_print(kind, branch)}[o_{branch.label}]")
     return parts
 
 
@@ -158,20 +207,77 @@ def build_plan(
     this FFmpeg build detects the file as anything else (a manifest disguised as raw audio, a
     polyglot), it refuses to open it instead of following what the file names.
     """
-    audio = media.audio[0] if media.audio else None
+    tracks = media.audio[: max(0, options.max_audio_tracks)]
     video = media.video[0] if media.video else None
     graph: list[str] = []
-    chains_a = _audio_chains(audio, options, work) if audio else []
+    # One filter graph per audio track: FFmpeg (7+) runs each graph in its own thread, so the
+    # tracks' meters run side by side; the input is still demuxed and decoded once.
+    audio_graphs: list[str] = []
+    chains_a: list[tuple[Branch, str]] = []
+    for position, stream in enumerate(tracks, 1):
+        chains = _audio_chains(stream, options, work, position)
+        pad = f"[0:{stream.index}]{_declared_layout(stream, options, position)}"
+        audio_graphs.append(";".join(_fan_out(pad, "asplit", chains, "ametadata")))
+        chains_a += chains
+    groups = tuple(g for g in options.groups if _group_fits(g, tracks))
+    for number, group in enumerate(groups, 1):
+        branch, chain = _group_chain(group, tracks, work, number)
+        audio_graphs.append(chain)
+        chains_a.append((branch, chain))
     chains_v = _video_chains(video, options, work, filters) if video else []
-    if audio:
-        graph += _fan_out(f"[0:{audio.index}]", "asplit", chains_a, "ametadata")
     if video:
         graph += _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
     branches = tuple(b for b, _ in chains_a + chains_v)
+    # PSE looks at every frame, not the sampled picture: a second user of the video stream
+    # (decoded once, the frames shared), written as tiny raw frames to its own output.
+    pse_file = _pse_file(video, options, work)
+    if video is not None and pse_file is not None:
+        graph.append(f"[0:{video.index}]{pse_chain()}[o_pse]")
     args = safe_input(source, media.format_name, max_pixels)
-    args += ["-filter_complex", ";".join(graph)]
+    for each in (";".join(graph), *audio_graphs):
+        args += ["-filter_complex", each] if each else []
     for b in branches:
-        args += ["-map", f"[o_{b.name}]"]
+        args += ["-map", f"[o_{b.label}]"]
     args += ["-f", "null", "-"]
+    if pse_file is not None:
+        args += output_args("[o_pse]", pse_file)
     size = analysis_size(video, options.analysis_width) if video else None
-    return Plan(args, branches, audio, video, size)
+    first = tracks[0] if tracks else None
+    skipped = len(media.audio) - len(tracks)
+    return Plan(
+        args, branches, first, video, size, tuple(tracks), skipped, pse_file=pse_file, groups=groups
+    )
+
+
+def _group_fits(group: tuple[str, tuple[int, ...], str], tracks: Sequence[AudioStream]) -> bool:
+    """Every member is an analysed mono track at one sample rate (amerge needs both)."""
+    _, positions, layout = group
+    if not SAFE_LAYOUT.match(layout) or any(p < 1 or p > len(tracks) for p in positions):
+        return False
+    members = [tracks[p - 1] for p in positions]
+    return all(m.channels == 1 for m in members) and len({m.sample_rate for m in members}) == 1
+
+
+def _group_chain(
+    group: tuple[str, tuple[int, ...], str], tracks: Sequence[AudioStream], work: Path, number: int
+) -> tuple[Branch, str]:
+    """The members merged into one stream with the group's layout, into a loudness meter."""
+    _, positions, layout = group
+    pads = "".join(f"[0:{tracks[p - 1].index}]" for p in positions)
+    channels = "|".join(f"c{c}=c{c}" for c in range(len(positions)))
+    branch = Branch("group", work / f"group_{number}.txt", number)
+    chain = (
+        f"{pads}amerge=inputs={len(positions)},pan={layout}|{channels},"
+        f"ebur128=metadata=1,{_print('ametadata', branch)}[o_{branch.label}]"
+    )
+    return branch, chain
+
+
+def _pse_file(video: VideoStream | None, options: AnalysisOptions, work: Path) -> Path | None:
+    """Where the PSE branch writes its cells, when it runs (a video stream, screening on)."""
+    if video is None or options.pse is None:
+        return None
+    file = work / "pse.rgb48"
+    if not SAFE_PATH.match(str(file)):
+        raise ValueError(f"unsafe path for a filter graph: {file}")
+    return file

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from types import UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
+from kickflow.media.pse import PseAnalysis
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -54,6 +56,8 @@ class AudioStream:
     layout: str | None
     start_s: float
     duration_s: float | None
+    language: str | None = None  # the stream's ``language`` tag (ISO 639), as written
+    title: str | None = None  # the stream's ``title`` tag
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class MediaInfo:
     audio: tuple[AudioStream, ...] = ()
     subtitle_streams: int = 0
     data_streams: int = 0
+    timecode: str | None = None  # start timecode tag (tmcd, stream or MXF material package)
 
     @property
     def primary_frame_rate(self) -> float | None:
@@ -90,6 +95,7 @@ class Loudness:
     sample_peak_dbfs: float | None
     channel_true_peaks_dbtp: tuple[float | None, ...] = ()
     curve: tuple[LoudnessPoint, ...] = ()
+    channel_sample_peaks_dbfs: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,26 @@ class AudioAnalysis:
 
 
 @dataclass(frozen=True)
+class AudioTrack:
+    """One audio stream's measurements: its loudness and its silence/clipping/phase analysis."""
+
+    position: int  # 1-based order among the file's audio streams ("Track 2")
+    stream: AudioStream
+    loudness: Loudness
+    audio: AudioAnalysis
+
+
+@dataclass(frozen=True)
+class GroupLoudness:
+    """Mono tracks measured together as one programme (discrete-mono deliveries)."""
+
+    name: str
+    positions: tuple[int, ...]  # 1-based track positions, in channel order
+    layout: str
+    loudness: Loudness
+
+
+@dataclass(frozen=True)
 class LevelSample:
     """Per analysed frame: share of pixels outside broadcast range (0..1) and Y extremes."""
 
@@ -116,6 +142,11 @@ class LevelSample:
     out_of_range: float
     y_min: float
     y_max: float
+    # Chroma extremes (Cb = U, Cr = V), in the same bit depth; None in reports made before.
+    u_min: float | None = None
+    u_max: float | None = None
+    v_min: float | None = None
+    v_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +195,11 @@ class Measurements:
     video: VideoAnalysis | None = None
     decode_errors: DecodeErrors = DecodeErrors()
     analysis_seconds: float = 0.0
+    # Every analysed audio stream in file order; ``loudness``/``audio`` above are track 1's.
+    audio_tracks: tuple[AudioTrack, ...] = ()
+    unanalysed_audio: int = 0  # audio streams beyond the per-file analysis cap
+    audio_groups: tuple[GroupLoudness, ...] = ()  # the profile's channel groups, measured
+    pse: PseAnalysis | None = None  # flash screening of every frame; None: not run
 
 
 def from_json(tp: Any, data: Any) -> Any:

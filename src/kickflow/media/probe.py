@@ -95,7 +95,16 @@ def _audio(stream: Any) -> AudioStream:
         layout=layout.name if layout else None,
         start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
         duration_s=_seconds(stream.duration, stream.time_base),
+        language=_tag(stream, "language"),
+        title=_tag(stream, "title"),
     )
+
+
+def _tag(stream: Any, key: str) -> str | None:
+    """A stream tag, trimmed; ``und`` (undetermined) and empty values are no language."""
+    tags = {str(k).lower(): str(v) for k, v in (getattr(stream, "metadata", None) or {}).items()}
+    value = tags.get(key, "").strip()[:200]
+    return None if not value or (key == "language" and value == "und") else value
 
 
 def _open(path: Path, formats: tuple[str, ...], max_pixels: int) -> Any:
@@ -160,10 +169,40 @@ def probe_in_process(
             audio=audio,
             subtitle_streams=sum(1 for s in streams if s.type == "subtitle"),
             data_streams=sum(1 for s in streams if s.type in ("data", "attachment")),
+            timecode=start_timecode_tag(container, streams),
         )
     if not info.video and not info.audio:
         raise NotMedia(f"{path.name} is not a media file: no audio or video stream.")
     return info
+
+
+def start_timecode_tag(container: Any, streams: list[Any]) -> str | None:
+    """The source's start timecode as tagged: MXF material package, video, ``tmcd``, format.
+
+    FFmpeg puts a MOV/MP4 ``tmcd`` track's start on that data stream and on the video stream it
+    belongs to, and an MXF material package's on the format; file packages' go on streams.
+    """
+    by_kind = {
+        "video": [s for s in streams if s.type == "video"],
+        "data": [s for s in streams if s.type == "data"],
+    }
+    holders = [*by_kind["video"], *by_kind["data"], *streams]
+    if container.format.name == "mxf":
+        holders.insert(0, container)
+    else:
+        holders.append(container)
+    for holder in holders:
+        value = _timecode_value(getattr(holder, "metadata", None) or {})
+        if value:
+            return value
+    return None
+
+
+def _timecode_value(tags: Any) -> str | None:
+    for key, value in tags.items():
+        if str(key).lower() == "timecode" and str(value).strip():
+            return str(value).strip()[:32]
+    return None
 
 
 def _is_picture(stream: Any) -> bool:

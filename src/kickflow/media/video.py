@@ -14,14 +14,19 @@ FREEZE_KEYS = ("lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end
 
 
 def levels_from(frames: Sequence[MetaFrame]) -> list[LevelSample]:
-    """Per analysed frame: share outside broadcast range (BRNG) and the Y extremes."""
+    """Per analysed frame: share outside broadcast range (BRNG), the Y, Cb and Cr extremes."""
     samples = []
     for f in frames:
         brng = f.number("lavfi.signalstats.BRNG")
         y_min = f.number("lavfi.signalstats.YMIN")
         y_max = f.number("lavfi.signalstats.YMAX")
         if brng is not None and y_min is not None and y_max is not None:
-            samples.append(LevelSample(round(f.t, 3), round(brng, 5), y_min, y_max))
+            chroma = {
+                f"{c.lower()}_{end.lower()}": f.number(f"lavfi.signalstats.{c}{end}")
+                for c in "UV"
+                for end in ("MIN", "MAX")
+            }
+            samples.append(LevelSample(round(f.t, 3), round(brng, 5), y_min, y_max, **chroma))
     return samples
 
 

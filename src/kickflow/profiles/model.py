@@ -6,6 +6,7 @@ an error naming the key instead of a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,6 +25,7 @@ CHECK_IDS: tuple[str, ...] = (
     "video.levels",
     "video.interlace",
     "video.letterbox",
+    "video.pse",
     "audio.missing",
     "audio.format",
     "audio.loudness",
@@ -32,6 +34,9 @@ CHECK_IDS: tuple[str, ...] = (
     "audio.clipping",
     "audio.channels",
     "audio.phase",
+    "audio.layout",
+    "audio.dc_offset",
+    "delivery.file_name",
 )
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
@@ -40,6 +45,7 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "video.interlace": "warning",
     "video.letterbox": "info",
     "audio.phase": "warning",
+    "delivery.file_name": "warning",  # a misnamed file is renamed, not re-made: review
 }
 
 
@@ -96,11 +102,130 @@ class VideoSpec(Section):
         return value
 
 
+# The checks a layout's track can turn on or off (``checks = [...]`` in a ``[[audio.tracks]]``).
+TRACK_CHECKS: tuple[str, ...] = (
+    "audio.loudness",
+    "audio.true_peak",
+    "audio.silence",
+    "audio.clipping",
+    "audio.channels",
+    "audio.phase",
+    "audio.dc_offset",
+)
+ROLE = re.compile(r"^(mix|dialogue|me|stem|language:[a-z]{2,3}(-[a-z0-9]{1,8})*)$", re.IGNORECASE)
+# FFmpeg's channel layout names and their channel counts (``5.1(side)`` counts as ``5.1``).
+LAYOUT_CHANNELS: dict[str, int] = {
+    "mono": 1, "stereo": 2, "2.1": 3, "3.0": 3, "4.0": 4, "quad": 4, "5.0": 5, "5.1": 6,
+    "6.1": 7, "7.1": 8, "downmix": 2,
+}  # fmt: skip
+
+
+class TrackSpec(Section):
+    """One expected audio track of a delivery's layout, in file order."""
+
+    role: str  # mix | dialogue | me (music & effects) | stem | language:<tag>
+    layout: str | None = None  # FFmpeg layout name: mono, stereo, 5.1 …; None = any
+    channels: int | None = Field(default=None, ge=1, le=64)  # when no layout name fits
+    language: str | None = None  # expected stream language tag; language:<tag> implies it
+    title: str | None = None  # words the stream title must contain (case-insensitive)
+    channel: str | None = None  # discrete mono: which speaker this stream carries (L, LFE …)
+    loudness: bool = True  # judged against [loudness]; false = no target, must carry signal
+    target_lufs: float | None = None  # this track's own target; tolerances from [loudness]
+    checks: tuple[str, ...] = TRACK_CHECKS  # the per-track checks that apply to it
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, value: str) -> str:
+        if not ROLE.match(value):
+            raise ValueError(
+                f"is {value!r}; use mix, dialogue, me, stem or language:<tag> (e.g. language:fra)"
+            )
+        return value
+
+    @field_validator("layout")
+    @classmethod
+    def _known_layout(cls, value: str | None) -> str | None:
+        if value is not None and value.split("(")[0] not in LAYOUT_CHANNELS:
+            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _track_checks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(TRACK_CHECKS))
+        if unknown:
+            raise ValueError(
+                f"has {unknown[0]!r}, not a per-track check ({', '.join(TRACK_CHECKS)})"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _layout_fits_channels(self) -> TrackSpec:
+        if self.layout and self.channels and self.expected_channels != self.channels:
+            raise ValueError(
+                f"channels = {self.channels} does not fit layout {self.layout!r} "
+                f"({self.expected_channels} channels)"
+            )
+        return self
+
+    @property
+    def expected_channels(self) -> int | None:
+        if self.layout:
+            return LAYOUT_CHANNELS[self.layout.split("(")[0]]
+        return self.channels
+
+    @property
+    def expected_language(self) -> str | None:
+        if self.language:
+            return self.language
+        return self.role.partition(":")[2] or None
+
+
+class GroupSpec(Section):
+    """Mono tracks that together make one programme (discrete mono): measured as one."""
+
+    name: str = Field(min_length=1, max_length=60)
+    tracks: tuple[int, ...]  # 1-based track positions, in the layout's channel order
+    layout: str  # the programme's layout: the tracks become its channels, in order
+    loudness: bool = True  # judged against [loudness]
+    target_lufs: float | None = None
+
+    @field_validator("layout")
+    @classmethod
+    def _known_layout(cls, value: str) -> str:
+        if value.split("(", maxsplit=1)[0] not in LAYOUT_CHANNELS:
+            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_track_per_channel(self) -> GroupSpec:
+        wanted = LAYOUT_CHANNELS[self.layout.split("(")[0]]
+        if len(self.tracks) != wanted or len(set(self.tracks)) != wanted:
+            raise ValueError(
+                f"tracks must name {wanted} different tracks for layout {self.layout!r}"
+            )
+        if min(self.tracks) < 1:
+            raise ValueError("tracks are numbered from 1")
+        return self
+
+
 class AudioSpec(Section):
     required: bool = True
     codecs: tuple[str, ...] = ()
     sample_rates: tuple[int, ...] = ()
     channels: tuple[int, ...] = ()
+    tracks: tuple[TrackSpec, ...] = ()  # the expected track layout, in order; empty = none
+    groups: tuple[GroupSpec, ...] = ()  # mono tracks measured together as one programme
+    # The layout of streams whose file does not say (a WAV with no channel mask); None: the
+    # analysis assumes FFmpeg's default for the channel count, and says so in a finding.
+    channel_layout: str | None = None
+
+    @field_validator("channel_layout")
+    @classmethod
+    def _known_channel_layout(cls, value: str | None) -> str | None:
+        if value is not None and value.split("(")[0] not in LAYOUT_CHANNELS:
+            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
+        return value
 
 
 class SegmentSpec(Section):
@@ -127,6 +252,11 @@ class ChannelsSpec(Section):
     ignore_lfe: bool = True  # an LFE channel is often legitimately silent
 
 
+class DcOffsetSpec(Section):
+    # Largest mean DC offset of a channel, as a share of full scale (0.01 = 1 % ≈ −40 dBFS).
+    max_abs: float = Field(default=0.01, gt=0, le=1)
+
+
 class PhaseSpec(Section):
     min_mean_correlation: float = Field(default=-0.2, ge=-1, le=1)
     out_of_phase_min_s: float = Field(default=1.0, ge=0)
@@ -137,8 +267,39 @@ class LetterboxSpec(Section):
     min_bar_share: float = Field(default=0.02, ge=0, le=0.5)  # of the height or width, per side
 
 
+class PseSpec(Section):
+    """Flash / PSE screening (ITU-R BT.1702, Ofcom): a screener, not a certified Harding test.
+
+    Off unless enabled: the branch looks at every frame. Broadcast profiles turn it on.
+    """
+
+    enabled: bool = False
+    peak_cd_m2: float = Field(default=200.0, gt=0)  # display model: BT.1886, this peak white
+    min_change_cd_m2: float = Field(default=20.0, gt=0)  # a transition changes at least this
+    max_dark_cd_m2: float = Field(default=160.0, gt=0)  # …and its darker side is below this
+    max_flashes_per_s: int = Field(default=3, ge=0)  # more in any 1 s window fails
+    max_area: float = Field(default=0.25, gt=0, lt=1)  # flashing over more of the screen counts
+    red_rule: bool = True  # saturated-red transitions (WCAG 2.x measure)
+
+
 class InterlaceSpec(Section):
     min_s: float = Field(default=1.0, ge=0)
+
+
+class DeliverySpec(Section):
+    """The delivery's conventions: ``file_name`` is a pattern with named parts (syntax:
+    kickflow.profiles.file_names); None = no convention (the check is skipped)."""
+
+    file_name: str | None = None
+
+    @field_validator("file_name")
+    @classmethod
+    def _pattern_compiles(cls, value: str | None) -> str | None:
+        from kickflow.profiles.file_names import compile_pattern
+
+        if value is not None:
+            compile_pattern(value)  # PatternInvalid is a ValueError: the loader names the key
+        return value
 
 
 class DetectSpec(Section):
@@ -170,9 +331,12 @@ class Profile(Section):
     clipping: ClippingSpec = ClippingSpec()
     channels: ChannelsSpec = ChannelsSpec()
     phase: PhaseSpec = PhaseSpec()
+    dc_offset: DcOffsetSpec = DcOffsetSpec()
     letterbox: LetterboxSpec = LetterboxSpec()
     interlace: InterlaceSpec = InterlaceSpec()
+    pse: PseSpec = PseSpec()
     detect: DetectSpec = DetectSpec()
+    delivery: DeliverySpec = DeliverySpec()
     severity: dict[str, Severity] = Field(default_factory=dict)
 
     @field_validator("severity")

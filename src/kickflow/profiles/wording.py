@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kickflow.profiles.model import CHECK_IDS, Profile, SegmentSpec, Severity
+from kickflow.profiles.model import (
+    CHECK_IDS,
+    TRACK_CHECKS,
+    Profile,
+    SegmentSpec,
+    Severity,
+    TrackSpec,
+)
 
 Described = list[tuple[str, str]]
 
@@ -37,8 +44,16 @@ def describe(profile: Profile) -> Described:
         *_pictures(profile),
         *_sound(profile),
         *_detection(profile),
+        *_delivery(profile),
         *_severities(profile),
     ]
+
+
+def _delivery(profile: Profile) -> Described:
+    pattern = profile.delivery.file_name
+    if pattern is None:
+        return [("Delivery", "Any file name is accepted (no file-name convention).")]
+    return [("Delivery", f"File names must follow {pattern}; the parts are in the report.")]
 
 
 def num(value: float) -> str:
@@ -127,7 +142,47 @@ def _audio(p: Profile) -> Described:
         ("Audio", _rule("Audio codec", spec.codecs)),
         ("Audio", _rule("Sample rate", [f"{r / 1000:g} kHz" for r in spec.sample_rates])),
         ("Audio", _rule("Channel count", spec.channels)),
+        ("Audio", _declared_layout(p)),
+        ("Audio", _tracks(p)),
     ]
+
+
+def _declared_layout(p: Profile) -> str:
+    layout = p.audio.channel_layout
+    if layout is None:
+        return "Multichannel audio that does not declare its layout is reported."
+    return f"Multichannel audio that does not declare its layout is taken as {layout}."
+
+
+def _tracks(p: Profile) -> str:
+    tracks = p.audio.tracks
+    if not tracks and not p.audio.groups:
+        return "Track layout: none; every audio track is judged by the same rules."
+    words = [f"{i}. {_track(p, t)}" for i, t in enumerate(tracks, 1)]
+    groups = [
+        f"{g.name} = tracks {', '.join(str(n) for n in g.tracks)} as {g.layout}"
+        + ("" if g.loudness else " (not loudness-targeted)")
+        for g in p.audio.groups
+    ]
+    measured = f" Measured together: {'; '.join(groups)}." if groups else ""
+    return f"Audio tracks, in this order: {'; '.join(words)}.{measured}"
+
+
+def _track(p: Profile, t: TrackSpec) -> str:
+    shape = t.layout or (f"{t.channels} channels" if t.channels else "any layout")
+    parts = [f"{shape} {t.channel + ' ' if t.channel else ''}{t.role}"]
+    if t.expected_language:
+        parts.append(f"language {t.expected_language}")
+    if t.title:
+        parts.append(f"title mentions “{t.title}”")
+    if not t.loudness:
+        parts.append("no loudness target, must not be silent")
+    elif t.target_lufs is not None:
+        parts.append(f"target {num(t.target_lufs)} LUFS")
+    left_out = [c.removeprefix("audio.") for c in TRACK_CHECKS if c not in t.checks]
+    if left_out:
+        parts.append(f"not checked: {', '.join(left_out)}")
+    return ", ".join(parts)
 
 
 def _segment(what: str, spec: SegmentSpec) -> str:
@@ -165,7 +220,27 @@ def _pictures(p: Profile) -> Described:
             f"Interlaced pictures are reported when they last {num(p.interlace.min_s)} s or "
             "longer.",
         ),
+        ("Flashes (PSE)", _pse(p)),
     ]
+
+
+def _pse(p: Profile) -> str:
+    spec = p.pse
+    if not spec.enabled:
+        return "Not screened for flashes."
+    red = (
+        "; saturated-red flashes are screened the same way and each is reported"
+        if spec.red_rule
+        else "; the saturated-red rule is off"
+    )
+    return (
+        f"Every frame is screened (not a certified Harding test): more than "
+        f"{spec.max_flashes_per_s} flashes in any second over more than {_share(spec.max_area)} "
+        f"of the screen fail; a flash is a pair of opposite changes of at least "
+        f"{num(spec.min_change_cd_m2)} cd/m² whose darker side is below "
+        f"{num(spec.max_dark_cd_m2)} cd/m², on a display peaking at {num(spec.peak_cd_m2)} "
+        f"cd/m²{red}."
+    )
 
 
 def _sound(p: Profile) -> Described:
@@ -183,6 +258,11 @@ def _sound(p: Profile) -> Described:
             "Channels",
             f"A channel is reported dead when it is silent for {_share(ch.dead_share)} of the "
             f"programme or for one run of {num(ch.dead_min_s)} s; {lfe}.",
+        ),
+        (
+            "DC offset",
+            f"A channel whose mean DC offset exceeds {_share(p.dc_offset.max_abs)} of full "
+            "scale is reported.",
         ),
         (
             "Phase",

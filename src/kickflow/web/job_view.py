@@ -81,7 +81,9 @@ def banner(job: Job) -> dict[str, str]:
 
 
 def when(finding: dict[str, Any]) -> str:
-    start, end = finding.get("timecode"), finding.get("end_timecode")
+    # At source timecode; reports written before it existed only have the elapsed one.
+    start = finding.get("timecode_start") or finding.get("timecode")
+    end = finding.get("timecode_end") or finding.get("end_timecode")
     if start is None:
         return "whole file"
     return f"{start}–{end}" if end and end != start else str(start)
@@ -92,6 +94,7 @@ def finding_rows(job: Job, report: dict[str, Any]) -> list[FindingRow]:
     rows = []
     for f in report.get("findings") or []:
         name = f.get("thumbnail")
+        at = f.get("timecode_start") or f.get("timecode") or "the finding"
         strip = level_strip_svg(report, f) if str(f["check"]).startswith("audio.") else ""
         rows.append(
             FindingRow(
@@ -100,7 +103,7 @@ def finding_rows(job: Job, report: dict[str, Any]) -> list[FindingRow]:
                 message=f["message"],
                 when=when(f),
                 thumbnail=f"/jobs/{job.id}/artifacts/{name}" if isinstance(name, str) else None,
-                picture_alt=f"Frame at {f.get('timecode') or 'the finding'}",
+                picture_alt=f"Frame at {at}",
                 strip=Markup(strip) if strip else None,  # noqa: S704 - escaped by the renderer
             )
         )

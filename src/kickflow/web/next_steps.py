@@ -76,6 +76,10 @@ STEPS: dict[str, NextStep] = {
         "The file is beyond what this service analyses (picture size, channels or duration).",
         "Check the message for the limit; deliver within it, or ask your admin to raise it.",
     ),
+    "bad_timecode": _file(
+        "The start timecode given for this file is not a valid timecode at its frame rate.",
+        "Submit it again with HH:MM:SS:FF (HH:MM:SS;FF for drop-frame at 29.97 or 59.94 fps).",
+    ),
     "file_too_large": _file(
         "The file is larger than this service accepts ({max_file}).",
         "Deliver a smaller file (a lighter codec or a shorter reel), or ask your admin to raise "
