@@ -42,6 +42,8 @@ def configure_logging(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr), logging.FileHandler(path)]
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, handlers=handlers, force=True)
+    # One line says migrations are applied; Alembic's own INFO lines repeat every docstring.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def open_store(settings: Settings) -> JobStore:
