@@ -121,6 +121,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The published JSON shape (see SCHEMA_VERSION); floats are finite or None."""
         m = self.measurements
+        source = self.source_timecode  # parsed once, for the header and every finding
         data = {
             "schema_version": SCHEMA_VERSION,
             "input": {
@@ -130,7 +131,7 @@ class Report:
             "profile": {"name": self.profile_name, **self.profile_info},
             "verdict": self.verdict,
             "media": _media_dict(m.media),
-            "timecode": _timecode_dict(self.source_timecode),
+            "timecode": _timecode_dict(source),
             "loudness": _loudness_dict(m.loudness),
             "audio_tracks": _tracks_dict(m, self.profile_info.get("tracks") or []),
             "audio_groups": [
@@ -143,7 +144,7 @@ class Report:
                 for g in m.audio_groups
             ],
             "checks": [{"id": c.id, "status": c.status, "summary": c.summary} for c in self.checks],
-            "findings": [self._finding_dict(f) for f in self.findings],
+            "findings": [self._finding_dict(f, source) for f in self.findings],
             "measurements": _measurements_dict(m),
             "delivery": self.delivery or _no_delivery(self.input_name),
             "generated_at": self.generated_at,
@@ -151,8 +152,7 @@ class Report:
         finite: dict[str, Any] = _finite(data)
         return finite
 
-    def _finding_dict(self, f: Finding) -> dict[str, Any]:
-        source = self.source_timecode
+    def _finding_dict(self, f: Finding, source: SourceTimecode | None) -> dict[str, Any]:
         return {
             "check": f.check,
             "severity": f.severity,
@@ -325,13 +325,11 @@ def _tracks_from(d: dict[str, Any], media: MediaInfo) -> tuple[AudioTrack, ...]:
         stream = streams.get(t["index"]) or from_json(
             AudioStream, {"start_s": 0.0, "duration_s": None} | t
         )
-        loud = dict(t["loudness"])
-        loud.pop("measured", None)
         tracks.append(
             AudioTrack(
                 t["position"],
                 stream,
-                from_json(Loudness, loud),
+                from_json(Loudness, t["loudness"]),  # from_json skips ``measured``
                 from_json(AudioAnalysis, t["audio"]),
             )
         )
@@ -428,7 +426,7 @@ def _measurements_from(d: dict[str, Any]) -> Measurements:
                 g["name"],
                 tuple(g["tracks"]),
                 g["layout"],
-                from_json(Loudness, {k: v for k, v in g["loudness"].items() if k != "measured"}),
+                from_json(Loudness, g["loudness"]),
             )
             for g in d.get("audio_groups") or []
         ),

@@ -95,10 +95,17 @@ def measure(
 ) -> Measurements:
     """Turn the branch files of a finished run into measurements."""
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
-    first = [_read(plan, n, 1) for n in ("loudness", "astats")] if plan.audio_tracks else []
-    end_s = _end_of(media, *first, vstats)
+    # Track 1's files are read once: their last frames also give the programme's end.
+    first = _track_frames(plan, 1) if plan.audio_tracks else {}
+    end_s = _end_of(media, first.get("loudness", []), first.get("astats", []), vstats)
     tracks = tuple(
-        _track(plan, position, stream, options, end_s)
+        _track(
+            position,
+            stream,
+            first if position == 1 else _track_frames(plan, position),
+            options,
+            end_s,
+        )
         for position, stream in enumerate(plan.audio_tracks, 1)
     )
     video = None
@@ -151,23 +158,30 @@ def _groups(plan: Plan, tracks: tuple[AudioTrack, ...]) -> tuple[GroupLoudness, 
     return tuple(out)
 
 
+def _track_frames(plan: Plan, position: int) -> dict[str, list[MetaFrame]]:
+    """The parsed files of one audio track's branches, by branch name."""
+    return {n: _read(plan, n, position) for n in ("loudness", "peaks", "silence", "astats", "diff")}
+
+
 def _track(
-    plan: Plan, position: int, stream: AudioStream, options: AnalysisOptions, end_s: float
+    position: int,
+    stream: AudioStream,
+    frames: dict[str, list[MetaFrame]],
+    options: AnalysisOptions,
+    end_s: float,
 ) -> AudioTrack:
     """One audio track's loudness and analysis, from its own branches of the graph."""
-    loud, peaks, sil, stats, diff = (
-        _read(plan, n, position) for n in ("loudness", "peaks", "silence", "astats", "diff")
-    )
     audio = analyse_audio(
         stream,
-        silence=sil,
-        stats=stats,
-        diff=diff,
+        silence=frames["silence"],
+        stats=frames["astats"],
+        diff=frames["diff"],
         end_s=end_s,
         window_s=options.window_s,
         clip_peak_dbfs=options.clip_peak_dbfs,
     )
-    return AudioTrack(position, stream, loudness_from(loud, stream.channels, peaks), audio)
+    loudness = loudness_from(frames["loudness"], stream.channels, frames["peaks"])
+    return AudioTrack(position, stream, loudness, audio)
 
 
 def analyse(

@@ -120,6 +120,18 @@ LAYOUT_CHANNELS: dict[str, int] = {
 }  # fmt: skip
 
 
+def layout_channels(layout: str) -> int | None:
+    """The channel count of an FFmpeg layout name (``5.1(side)`` as ``5.1``); None if unknown."""
+    return LAYOUT_CHANNELS.get(layout.split("(", maxsplit=1)[0])
+
+
+def _known_layout_name(value: str) -> str:
+    """``value`` when it is a layout name of LAYOUT_CHANNELS, else the validators' error."""
+    if layout_channels(value) is None:
+        raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
+    return value
+
+
 class TrackSpec(Section):
     """One expected audio track of a delivery's layout, in file order."""
 
@@ -145,9 +157,7 @@ class TrackSpec(Section):
     @field_validator("layout")
     @classmethod
     def _known_layout(cls, value: str | None) -> str | None:
-        if value is not None and value.split("(")[0] not in LAYOUT_CHANNELS:
-            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
-        return value
+        return value if value is None else _known_layout_name(value)
 
     @field_validator("checks")
     @classmethod
@@ -171,7 +181,7 @@ class TrackSpec(Section):
     @property
     def expected_channels(self) -> int | None:
         if self.layout:
-            return LAYOUT_CHANNELS[self.layout.split("(")[0]]
+            return layout_channels(self.layout)
         return self.channels
 
     @property
@@ -193,13 +203,11 @@ class GroupSpec(Section):
     @field_validator("layout")
     @classmethod
     def _known_layout(cls, value: str) -> str:
-        if value.split("(", maxsplit=1)[0] not in LAYOUT_CHANNELS:
-            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
-        return value
+        return _known_layout_name(value)
 
     @model_validator(mode="after")
     def _one_track_per_channel(self) -> GroupSpec:
-        wanted = LAYOUT_CHANNELS[self.layout.split("(")[0]]
+        wanted = LAYOUT_CHANNELS[self.layout.split("(", maxsplit=1)[0]]
         if len(self.tracks) != wanted or len(set(self.tracks)) != wanted:
             raise ValueError(
                 f"tracks must name {wanted} different tracks for layout {self.layout!r}"
@@ -223,9 +231,7 @@ class AudioSpec(Section):
     @field_validator("channel_layout")
     @classmethod
     def _known_channel_layout(cls, value: str | None) -> str | None:
-        if value is not None and value.split("(")[0] not in LAYOUT_CHANNELS:
-            raise ValueError(f"is {value!r}; use one of {', '.join(LAYOUT_CHANNELS)}")
-        return value
+        return value if value is None else _known_layout_name(value)
 
 
 class SegmentSpec(Section):
