@@ -194,11 +194,12 @@ def start_session(request: Request, response: Response, user_id: str, org_id: st
 
 
 def end_session(request: Request) -> None:
-    """Revoke the browser's session, if it has a live one (the cookie is cleared by the caller)."""
-    secret = session_secret(request)
-    session = live_session(request, secret) if secret else None
-    if session is not None:
-        _store(request).revoke_session(session.user_id, session.id)
+    """Revoke the browser's session, if it has a live one (the cookie is cleared by the caller).
+    The session is the request's :func:`page_user`, which the page-form check has already
+    looked up: no second read."""
+    user = page_user(request)
+    if user is not None:
+        _store(request).revoke_session(user.user_id, user.session_id)
     request.state.page_user = None
 
 
