@@ -119,20 +119,25 @@ def _event(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def server(url: str, data_dir: Path) -> Iterator[str]:
-    port = free_port()
+def spawn_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    """``kickflow serve --workers 0`` on ``port`` against ``url``, its output discarded."""
     env = {
         "KICKFLOW_DATABASE_URL": url,
         "KICKFLOW_DATA_DIR": str(data_dir),
         "PATH": "/usr/bin:/bin",
     }
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "kickflow", "serve", "--workers", "0", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def server(url: str, data_dir: Path) -> Iterator[str]:
+    port = free_port()
+    proc = spawn_server(url, data_dir, port)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -45,10 +45,8 @@ import json
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -63,6 +61,7 @@ from typing import Any
 import httpx
 import psycopg
 import sqlalchemy as sa
+from bench_api import free_port, spawn_server
 
 from kickflow.api.app import create_app
 from kickflow.config import Settings
@@ -422,12 +421,6 @@ def run_pages(label: str, url: str, args: argparse.Namespace) -> None:
 # --- part 2: server-sent events -----------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def process_tree(pid: int) -> list[int]:
     """``pid`` and its descendants (their CPU time counts too)."""
     out, todo = [], [pid]
@@ -452,15 +445,7 @@ def cpu_seconds(pid: int) -> float:
 def server(url: str, data_dir: Path) -> Iterator[tuple[int, int]]:
     """``kickflow serve --workers 0`` on ``url``: (port, pid), stopped afterwards."""
     port = free_port()
-    env = {
-        "KICKFLOW_DATABASE_URL": url,
-        "KICKFLOW_DATA_DIR": str(data_dir),
-        "PATH": "/usr/bin:/bin",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kickflow", "serve", "--workers", "0", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = spawn_server(url, data_dir, port)
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
         yield port, proc.pid

@@ -63,6 +63,7 @@ from queue_common import (
     Row,
     bench_settings,
     database,
+    drain,
     percentile,
     run_processes,
     start_instant,
@@ -86,21 +87,7 @@ GOALS = {"http_per_s": 500.0, "http_p99_ms": 50.0, "direct_batched_per_s": 2000.
 
 def _burn(url: str, start_at: float, out: str, batch: int) -> None:
     store = SqlJobStore(url, bench_settings())
-    worker = f"bench-{os.getpid()}"
-    latencies: list[float] = []
-    done = 0
-    wait_until(start_at)
-    while True:
-        t0 = time.perf_counter()
-        claimed = store.claim(worker, limit=batch)
-        latencies.append(time.perf_counter() - t0)
-        if not claimed:
-            break
-        if batch == 1:
-            store.complete(claimed[0].lease, "passed", {})
-        else:
-            store.complete_many([(c.lease, "passed", {}) for c in claimed])
-        done += len(claimed)
+    done, latencies = drain(store, f"bench-{os.getpid()}", start_at, batch)
     write_result(out, done=done, lat=latencies, end=time.time())
 
 

@@ -22,6 +22,7 @@ from kickflow.config import Settings
 from kickflow.jobs import SqlJobStore
 from kickflow.jobs.db import make_engine
 from kickflow.jobs.migrate import upgrade
+from kickflow.jobs.port import WorkerPort
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 UNCAPPED = {"org_max_running": 0, "org_max_queued": 10**9}
@@ -99,6 +100,25 @@ def start_instant(processes: int) -> float:
 def wait_until(instant: float) -> None:
     while time.time() < instant:
         time.sleep(0.0005)
+
+
+def drain(store: WorkerPort, worker: str, start_at: float, batch: int) -> tuple[int, list[float]]:
+    """From ``start_at``, claim ``batch`` jobs at a time and pass them until the queue is empty
+    (one ``complete`` per job when ``batch`` is 1): (jobs done, each claim's latency)."""
+    latencies: list[float] = []
+    done = 0
+    wait_until(start_at)
+    while True:
+        t0 = time.perf_counter()
+        claimed = store.claim(worker, limit=batch)
+        latencies.append(time.perf_counter() - t0)
+        if not claimed:
+            return done, latencies
+        if batch == 1:
+            store.complete(claimed[0].lease, "passed", {})
+        else:
+            store.complete_many([(c.lease, "passed", {}) for c in claimed])
+        done += len(claimed)
 
 
 def run_processes(

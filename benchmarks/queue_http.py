@@ -22,11 +22,11 @@ from queue_common import (
     UNCAPPED,
     Row,
     bench_settings,
+    drain,
     fill,
     process_cpu_seconds,
     run_processes,
     start_instant,
-    wait_until,
     write_result,
 )
 
@@ -115,21 +115,7 @@ def warm_up(url: str, token: str) -> None:
 
 def _burn(server_url: str, token: str, start_at: float, out: str, batch: int) -> None:
     store = HttpWorkerStore(server_url, token, bench_settings())
-    worker = f"bench-http-{os.getpid()}"
-    latencies: list[float] = []
-    done = 0
-    wait_until(start_at)
-    while True:
-        t0 = time.perf_counter()
-        claimed = store.claim(worker, limit=batch)
-        latencies.append(time.perf_counter() - t0)
-        if not claimed:
-            break
-        if batch == 1:
-            store.complete(claimed[0].lease, "passed", {})
-        else:
-            store.complete_many([(c.lease, "passed", {}) for c in claimed])
-        done += len(claimed)
+    done, latencies = drain(store, f"bench-http-{os.getpid()}", start_at, batch)
     store.close()
     write_result(out, done=done, lat=latencies, end=time.time())
 

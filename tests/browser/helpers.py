@@ -170,11 +170,6 @@ def fill_sign_in(page: Page, email: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def wait_for_text(page: Page, selector: str, text: str, timeout: float = TIMEOUT_MS) -> None:
-    """Wait until the element at ``selector`` contains ``text`` (milliseconds, as Playwright)."""
-    expect(page.locator(selector).first).to_contain_text(text, timeout=timeout)
-
-
 def csrf_token(page: Page) -> str:
     """The page's CSRF token, as its scripts read it (``<meta name="csrf-token">``)."""
     token = page.locator('meta[name="csrf-token"]').get_attribute("content")

@@ -110,6 +110,19 @@ class ApiRig:
         return self.store.enqueue(org or self.org, "path", f"/media/{name}", file_name=name, **kw)
 
 
+def ok(reply: httpx.Response) -> dict[str, Any]:
+    """The JSON body of a 200 reply (the reply's text on any other status)."""
+    assert reply.status_code == 200, reply.text
+    body: dict[str, Any] = reply.json()
+    return body
+
+
+def error_code(reply: httpx.Response, status: int) -> str:
+    """The ``error.code`` of a reply that must have ``status``."""
+    assert reply.status_code == status, reply.text
+    return str(reply.json()["error"]["code"])
+
+
 @contextmanager
 def api_rig(tmp_path: Path, **settings: Any) -> Iterator[ApiRig]:
     """An :class:`ApiRig` on a fresh fake store (settings: :func:`rig_settings` overrides)."""

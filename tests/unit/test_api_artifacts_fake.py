@@ -14,7 +14,7 @@ import pytest
 from kickflow.errors import StoredObjectMissing
 from kickflow.jobs import Job
 from kickflow.worker import protocol as wire
-from tests.fakes.api import WORKER_PREFIX, ApiRig, api_rig
+from tests.fakes.api import WORKER_PREFIX, ApiRig, api_rig, error_code
 
 JPEG = b"\xff\xd8\xff\xe0 a small picture"
 NAME = "a1-abcdef-thumb-00.jpg"
@@ -51,11 +51,6 @@ def stored(rig: ApiRig, job_id: str, name: str = NAME) -> bytes | None:
         return None
 
 
-def code_of(reply: httpx.Response, status: int) -> str:
-    assert reply.status_code == status, reply.text
-    return str(reply.json()["error"]["code"])
-
-
 # --- the worker's PUT -------------------------------------------------------------------------
 
 
@@ -70,9 +65,9 @@ def test_a_live_lease_stores_its_attempts_artefact(rig: ApiRig) -> None:
 
 def test_a_lost_lease_is_refused_and_nothing_is_stored(rig: ApiRig) -> None:
     lease = claimed(rig)
-    assert code_of(put(rig, lease | {"token": "f" * 32}), 409) == "lease_lost"
+    assert error_code(put(rig, lease | {"token": "f" * 32}), 409) == "lease_lost"
     rig.store.edit(lease["job_id"], lease_token="another-claim")
-    assert code_of(put(rig, lease), 409) == "lease_lost"
+    assert error_code(put(rig, lease), 409) == "lease_lost"
     assert stored(rig, lease["job_id"]) is None
 
 
@@ -80,7 +75,7 @@ def test_a_finished_job_takes_no_more_artefacts(rig: ApiRig) -> None:
     lease = claimed(rig)
     done = rig.worker("leases/complete", {"lease": lease, "verdict": "passed", "report": {}})
     assert done.status_code == 200, done.text
-    assert code_of(put(rig, lease), 409) == "lease_lost"
+    assert error_code(put(rig, lease), 409) == "lease_lost"
 
 
 @pytest.mark.parametrize(
@@ -102,9 +97,9 @@ def test_only_the_leases_own_attempt_names_are_accepted(rig: ApiRig, name: str, 
 
 def test_bad_bodies_are_refused(rig: ApiRig) -> None:
     lease = claimed(rig)
-    assert code_of(put(rig, lease, data="not base64!"), 400) == "invalid_request"
+    assert error_code(put(rig, lease, data="not base64!"), 400) == "invalid_request"
     other = rig.add("b.mov")
-    assert code_of(put(rig, lease, job=other.id), 400) == "invalid_request"
+    assert error_code(put(rig, lease, job=other.id), 400) == "invalid_request"
     too_big = b"x" * (1024 * 1024 + 1)
     assert put(rig, lease, data=too_big).status_code in (400, 422)
     assert stored(rig, lease["job_id"]) is None
@@ -116,7 +111,7 @@ def test_only_a_worker_token_may_store_artefacts(rig: ApiRig) -> None:
     path = f"{WORKER_PREFIX}/leases/{lease['job_id']}/artifacts/{NAME}"
     body = {"lease": lease, "data": base64.b64encode(JPEG).decode()}
     reply = rig.request("PUT", path, "admin", json=body, headers=headers)
-    assert code_of(reply, 403) == "forbidden"
+    assert error_code(reply, 403) == "forbidden"
 
 
 # --- reading them -----------------------------------------------------------------------------
@@ -143,7 +138,7 @@ def test_a_viewer_reads_a_listed_artefact_with_safe_headers(rig: ApiRig) -> None
 def test_another_organisations_artefact_is_not_found(rig: ApiRig) -> None:
     job = with_thumbnail(rig)
     reply = rig.get(f"/api/qc/jobs/{job.id}/artifacts/{NAME}", role="other")
-    assert code_of(reply, 404) == "job_not_found"
+    assert error_code(reply, 404) == "job_not_found"
 
 
 @pytest.mark.parametrize(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from kickflow.jobs import Claimed, Job, JobState, Lease
-from tests.fakes.api import ApiRig, api_rig
+from tests.fakes.api import ApiRig, api_rig, error_code, ok
 
 Q, R, F, X, P = (
     JobState.QUEUED,
@@ -29,17 +27,6 @@ STATUSES = {"ok", "warning", "error", "not_configured"}
 def rig(tmp_path: Path) -> Iterator[ApiRig]:
     with api_rig(tmp_path) as r:
         yield r
-
-
-def ok(reply: httpx.Response) -> dict[str, Any]:
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
-
-
-def error_code(reply: httpx.Response, status: int) -> str:
-    assert reply.status_code == status, reply.text
-    return str(reply.json()["error"]["code"])
 
 
 def running(rig: ApiRig, name: str = "run.mov", org: str | None = None) -> Claimed:

@@ -14,7 +14,7 @@ import pytest
 
 from kickflow.jobs import JobState, Lease
 from kickflow.worker import protocol as wire
-from tests.fakes.api import WORKER_PREFIX, ApiRig, api_rig
+from tests.fakes.api import WORKER_PREFIX, ApiRig, api_rig, error_code, ok
 
 CONTENT = bytes(range(10))
 
@@ -23,17 +23,6 @@ CONTENT = bytes(range(10))
 def rig(tmp_path: Path) -> Iterator[ApiRig]:
     with api_rig(tmp_path) as r:
         yield r
-
-
-def ok(reply: httpx.Response) -> dict[str, Any]:
-    assert reply.status_code == 200, reply.text
-    body: dict[str, Any] = reply.json()
-    return body
-
-
-def error_code(reply: httpx.Response, status: int) -> str:
-    assert reply.status_code == status, reply.text
-    return str(reply.json()["error"]["code"])
 
 
 def claim(rig: ApiRig, worker_id: str = "w1") -> dict[str, Any]:

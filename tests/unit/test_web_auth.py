@@ -12,6 +12,7 @@ from kickflow.api import auth as api_auth
 from kickflow.web.session import FORM_COOKIE, SESSION_COOKIE
 from kickflow.web.signin import safe_next
 from tests.fakes.web import Browser, Person, WebRig, web_rig
+from tests.web_helpers import signed_in
 
 WRONG = "Wrong email or password."
 
@@ -25,12 +26,6 @@ def rig(tmp_path: Path) -> Any:
 @pytest.fixture
 def ann(rig: WebRig) -> Person:
     return rig.person("ann@studio.test", "admin")
-
-
-def signed_in(rig: WebRig, person: Person) -> Browser:
-    browser = rig.browser()
-    assert browser.sign_in(person).status_code == 303
-    return browser
 
 
 def session_id(rig: WebRig, browser: Browser) -> str:

@@ -21,6 +21,7 @@ from kickflow.web.next_steps import REQUEST_CODES, STEPS, next_step
 from kickflow.worker.thumbnails import plan_shots, with_pictures
 from tests.fakes.web import Browser, WebRig, web_rig
 from tests.unit.test_report_render import report_dict
+from tests.web_helpers import signed_in
 
 JPEG = b"\xff\xd8\xff\xe0 picture"
 
@@ -31,21 +32,14 @@ def rig(tmp_path: Path) -> Iterator[WebRig]:
         yield r
 
 
-def browser_of(rig: WebRig, role: str, org: str | None = None) -> Browser:
-    person = rig.person(f"{role}-{org or 'a'}@studio.test", role, org=org)  # type: ignore[arg-type]
-    browser = rig.browser()
-    assert browser.sign_in(person).status_code == 303
-    return browser
-
-
 @pytest.fixture
 def member(rig: WebRig) -> Browser:
-    return browser_of(rig, "member")
+    return signed_in(rig, "member")
 
 
 @pytest.fixture
 def viewer(rig: WebRig) -> Browser:
-    return browser_of(rig, "viewer")
+    return signed_in(rig, "viewer")
 
 
 def running(rig: WebRig, name: str = "take.mov", progress: float = 62.0) -> Job:
@@ -138,7 +132,7 @@ def test_the_pictures_are_served_to_the_organisation_only(rig: WebRig, viewer: B
     assert answer.headers["content-type"] == "image/jpeg"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["cache-control"].startswith("private, max-age=")
-    outsider = browser_of(rig, "admin", org=rig.other)
+    outsider = signed_in(rig, "admin", org=rig.other)
     assert outsider.get(url).status_code == 404
     for name in ("a1-abcdef-thumb-09.jpg", "..%2F..%2Fsecret", "%2E%2E", ".sha256"):
         assert viewer.get(f"/jobs/{job.id}/artifacts/{name}").status_code == 404, name
@@ -167,7 +161,7 @@ def test_a_report_in_another_shape_is_offered_for_download(rig: WebRig, viewer: 
 
 def test_another_organisations_job_is_the_not_found_page(rig: WebRig) -> None:
     job = completed(rig)
-    outsider = browser_of(rig, "admin", org=rig.other)
+    outsider = signed_in(rig, "admin", org=rig.other)
     answer = outsider.get(f"/jobs/{job.id}")
     assert answer.status_code == 404 and "episode.mxf" not in answer.text
     assert answer.headers["content-type"].startswith("text/html")
@@ -264,7 +258,7 @@ def test_a_post_without_the_csrf_token_is_refused(rig: WebRig, member: Browser) 
 
 def test_another_organisations_job_cannot_be_retried(rig: WebRig) -> None:
     job = failed(rig)
-    outsider = browser_of(rig, "admin", org=rig.other)
+    outsider = signed_in(rig, "admin", org=rig.other)
     outsider.get("/settings")
     assert outsider.post(f"/jobs/{job.id}/retry").status_code == 404
     assert rig.store.get(None, job.id).state is JobState.FAILED

@@ -19,6 +19,7 @@ import pytest
 from kickflow.jobs import BulkResult, Job, JobState, Lease
 from kickflow.web.job_list import ListForm, bulk_outcome, relative, safe_return
 from tests.fakes.web import Browser, WebRig, web_rig
+from tests.web_helpers import signed_in
 
 ROW = re.compile(r'<tr data-job-id="([^"]+)"')
 
@@ -27,13 +28,6 @@ ROW = re.compile(r'<tr data-job-id="([^"]+)"')
 def rig(tmp_path: Path) -> Iterator[WebRig]:
     with web_rig(tmp_path) as r:
         yield r
-
-
-def signed_in(rig: WebRig, role: str, org: str | None = None) -> Browser:
-    person = rig.person(f"{role}-{org or 'a'}@studio.test", role, org=org)  # type: ignore[arg-type]
-    browser = rig.browser()
-    assert browser.sign_in(person).status_code == 303
-    return browser
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.web import Browser, Person, WebRig, web_rig
+from tests.web_helpers import signed_in
 
 TOKEN = re.compile(r'<code class="secret" id="new-token">(kf_[^<]+)</code>')
 LINK = re.compile(r'<code class="secret" id="new-invitation-url">([^<]+)</code>')
@@ -26,8 +27,7 @@ def ann(rig: WebRig) -> Person:
 
 
 def open_settings(rig: WebRig, person: Person) -> Browser:
-    browser = rig.browser()
-    assert browser.sign_in(person).status_code == 303
+    browser = signed_in(rig, person)
     assert browser.get("/settings").status_code == 200
     return browser
 
