@@ -191,12 +191,12 @@ class FakePeople(FakeStoreBase):
         self, rows: list[SessionRow], now: float, idle_seconds: float | None
     ) -> list[tuple[SessionRow, WebSession]]:
         found = []
-        for row in sorted(rows, key=lambda r: r.id):
+        for row in sorted(rows, key=lambda r: (-r.created_at, r.id)):  # the SQL ORDER BY
             session = self._session(row)
             live = session_live(row.revoked_at, row.expires_at, row.last_seen_at, now, idle_seconds)
             if session is not None and live:
                 found.append((row, session))
-        return sorted(found, key=lambda pair: -pair[0].created_at)
+        return found
 
     def create_session(
         self,
@@ -318,8 +318,7 @@ class FakePeople(FakeStoreBase):
     def list_invitations(self, org_id: str) -> list[Invitation]:
         with self._tx("list_invitations", org_id) as now:
             mine = [i for i in self._t.invitations.values() if i.org_id == org_id]
-            mine.sort(key=lambda i: i.id)
-            mine.sort(key=lambda i: i.created_at, reverse=True)
+            mine.sort(key=lambda i: (-i.created_at, i.id))
             return [self._invitation(i, now) for i in mine]
 
     def revoke_invitation(self, org_id: str, invitation_id: str) -> None:

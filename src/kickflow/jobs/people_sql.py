@@ -202,16 +202,16 @@ def set_membership(conn: Connection, user_id: str, org_id: str, role: str) -> Me
     get_user(conn, user_id)
     org_name = _org_name(conn, org_id)
     key = (memberships.c.user_id == user_id, memberships.c.org_id == org_id)
-    if _role_in(conn, user_id, org_id) is None:
-        now = database_now(conn)
+    created = conn.execute(sa.select(memberships.c.created_at).where(*key)).scalar()
+    if created is None:
+        created = database_now(conn)
         conn.execute(
             sa.insert(memberships).values(
-                user_id=user_id, org_id=org_id, role=checked, created_at=now
+                user_id=user_id, org_id=org_id, role=checked, created_at=created
             )
         )
     else:
         conn.execute(sa.update(memberships).where(*key).values(role=checked))
-    created = conn.execute(sa.select(memberships.c.created_at).where(*key)).scalar_one()
     return Membership(user_id, org_id, org_name, checked, float(created))
 
 
