@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System packages some tests need (promtool for alert rules, jq and curl for the runbooks,
-# Chromium for the dashboard).
+# Chromium for the dashboard, espeak-ng for speech).
 # Installed from Debian's packages when missing; a no-op when they are present.
 set -euo pipefail
 missing=()
@@ -10,6 +10,8 @@ command -v jq >/dev/null 2>&1 || missing+=(jq)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 # The dashboard's browser tests drive Debian's Chromium through Playwright.
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Speech tests synthesise real speech offline.
+command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

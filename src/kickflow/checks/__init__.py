@@ -30,6 +30,9 @@ CHECKS: dict[str, CheckFn] = {
     "audio.layout": tracks.check_layout,
     "audio.dc_offset": audio_signal.check_dc_offset,
     "delivery.file_name": delivery.check_file_name,
+    # Timed text (checks/subtitles.py)
+    # Music and effects (checks/music_bed.py)
+    # Speech (checks/speech.py)
 }
 
 

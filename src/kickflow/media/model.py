@@ -61,6 +61,17 @@ class AudioStream:
 
 
 @dataclass(frozen=True)
+class SubtitleStream:
+    """A subtitle stream inside the container; ``text`` ones can be read, bitmap ones not."""
+
+    index: int
+    codec: str  # FFmpeg's codec name: mov_text, subrip, ass, webvtt, dvb_subtitle, hdmv_pgs…
+    text: bool  # text-based (readable); False for bitmap subtitles (DVB, PGS, DVD)
+    language: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     path: str
     size_bytes: int
@@ -72,6 +83,7 @@ class MediaInfo:
     subtitle_streams: int = 0
     data_streams: int = 0
     timecode: str | None = None  # start timecode tag (tmcd, stream or MXF material package)
+    subtitles: tuple[SubtitleStream, ...] = ()  # every subtitle stream, in file order
 
     @property
     def primary_frame_rate(self) -> float | None:
@@ -186,6 +198,76 @@ class DecodeErrors:
 
 
 @dataclass(frozen=True)
+class Cue:
+    """One subtitle event as the file gives it."""
+
+    number: int  # 1-based position in the file, in file order (what an operator counts)
+    start_s: float
+    end_s: float
+    text: str  # plain text: markup removed, one "\n" between lines
+    raw: str = ""  # as written, markup kept (for the forbidden-markup check)
+    line: int | None = None  # line of the source file the cue starts on, when known
+
+
+@dataclass(frozen=True)
+class ParseProblem:
+    """Something in a subtitle file that could not be read as written."""
+
+    line: int | None
+    message: str  # one sentence
+
+
+@dataclass(frozen=True)
+class SubtitleFile:
+    """A timed-text file (sidecar) or a text subtitle stream of the container, parsed."""
+
+    name: str  # as delivered ("EP01.en.srt"), or "stream #3 (mov_text)" for an embedded one
+    format: str  # srt | vtt | ttml | ass | ssa | … (pysubs2's names) or the stream's codec
+    encoding: str | None = None  # detected: utf-8, utf-8-sig, cp1252, utf-16…
+    bom: bool = False
+    language: str | None = None  # from the file name, the stream tag or the document
+    stream_index: int | None = None  # the container stream; None for a sidecar file
+    cues: tuple[Cue, ...] = ()
+    problems: tuple[ParseProblem, ...] = ()
+    error: str | None = None  # the file could not be read at all: one sentence naming it
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    start_s: float  # programme time
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the transcription provider heard on one track (speech audio only was sent)."""
+
+    model: str
+    language: str | None  # as the provider detected it (ISO 639-1 where it says so)
+    segments: tuple[TranscriptSegment, ...] = ()
+    audio_seconds_sent: float = 0.0
+    bytes_sent: int = 0
+    requests: int = 0
+
+
+@dataclass(frozen=True)
+class TrackSpeech:
+    """Voice activity (and, when asked, the transcript) of one audio track."""
+
+    position: int  # 1-based audio track position
+    segments: tuple[Segment, ...] = ()  # speech, in programme time
+    analysed_s: float = 0.0
+    transcript: Transcript | None = None
+    transcription_error: str | None = None  # one sentence; None when not asked or it worked
+
+    @property
+    def speech_s(self) -> float:
+        return sum(s.duration_s for s in self.segments)
+
+
+@dataclass(frozen=True)
 class Measurements:
     """Everything known about one file after probing and analysing it."""
 
@@ -200,6 +282,9 @@ class Measurements:
     unanalysed_audio: int = 0  # audio streams beyond the per-file analysis cap
     audio_groups: tuple[GroupLoudness, ...] = ()  # the profile's channel groups, measured
     pse: PseAnalysis | None = None  # flash screening of every frame; None: not run
+    subtitles: tuple[SubtitleFile, ...] = ()  # sidecar files, then readable embedded streams
+    shot_changes: tuple[float, ...] | None = None  # cut times (s, every frame); None: not run
+    speech: tuple[TrackSpeech, ...] = ()  # voice activity of the tracks that were listened to
 
 
 def from_json(tp: Any, data: Any) -> Any:

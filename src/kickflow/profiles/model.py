@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from kickflow.profiles.sections import Section
+from kickflow.profiles.speech_spec import SpeechSpec
+from kickflow.profiles.subtitle_spec import SubtitleSpec
 
 Severity = Literal["error", "warning", "info", "off"]
 Scan = Literal["progressive", "tff", "bff", "unknown"]
@@ -37,6 +41,9 @@ CHECK_IDS: tuple[str, ...] = (
     "audio.layout",
     "audio.dc_offset",
     "delivery.file_name",
+    # Timed text (checks/subtitles.py)
+    # Music and effects (checks/music_bed.py)
+    # Speech (checks/speech.py)
 )
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
@@ -47,12 +54,6 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "audio.phase": "warning",
     "delivery.file_name": "warning",  # a misnamed file is renamed, not re-made: review
 }
-
-
-class Section(BaseModel):
-    """Base of every profile table: immutable, strict types, no unknown keys."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class LoudnessSpec(Section):
@@ -343,6 +344,8 @@ class Profile(Section):
     pse: PseSpec = PseSpec()
     detect: DetectSpec = DetectSpec()
     delivery: DeliverySpec = DeliverySpec()
+    subtitles: SubtitleSpec = SubtitleSpec()
+    speech: SpeechSpec = SpeechSpec()
     severity: dict[str, Severity] = Field(default_factory=dict)
 
     @field_validator("severity")
