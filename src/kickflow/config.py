@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         "http://KICKFLOW_HOST:KICKFLOW_PORT (127.0.0.1:8000)",
     )
 
+    max_subtitle_mb: float = Field(
+        20.0, gt=0, description="largest subtitle file accepted beside a media file"
+    )
+    max_subtitle_files: int = Field(8, ge=0, description="subtitle files per job")
+
     groq_api_key: str = ""
     groq_base_url: str = "https://api.groq.com/openai/v1"
     google_client_id: str = ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kickflow.errors import (
@@ -23,6 +24,15 @@ from kickflow.errors import (
     NotMedia,
     PlaylistRefused,
 )
+
+
+@dataclass(frozen=True)
+class SubtitleInput:
+    """A subtitle file delivered beside the media: where it is here, and its delivered name."""
+
+    path: Path
+    name: str  # as delivered ("EP01.en.srt"): reports show this, never ``path``
+
 
 SNIFF_BYTES = 64 * 1024
 PLAYLIST_SUFFIXES = frozenset({".m3u8", ".m3u", ".ffconcat", ".concat", ".pls", ".sdp", ".mpd"})
