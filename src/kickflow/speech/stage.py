@@ -1,0 +1,115 @@
+"""The speech stage of an analysis: which tracks are listened to, and what is heard on them.
+
+The decode writes each listened track as 16 kHz mono PCM (kickflow.speech.SPEECH_RATE); once
+FFmpeg is done, ``SpeechStage`` runs voice activity on every file (two at a time: the model
+releases the GIL), then, when the profile asks for it and a transcriber is configured, sends
+each track's speech to the transcription provider. A provider failure is kept on the track
+(``transcription_error``) for the checks to report; it never fails the analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from kickflow.errors import TranscriptionUnavailable
+from kickflow.media.model import AudioStream, MediaInfo, Segment, TrackSpeech
+from kickflow.profiles import Profile
+from kickflow.profiles.model import CHECK_IDS, TrackSpec
+from kickflow.speech import SPEECH_RATE
+from kickflow.speech.transcribe import Transcriber
+from kickflow.speech.vad import speech_segments
+
+SPEAKING_ROLES = ("dialogue", "mix")  # and every language:<tag> track
+VAD_THREADS = 2
+
+
+def speaks(spec: TrackSpec) -> bool:
+    """A layout entry whose track carries speech: dialogue, a mix, or a language track."""
+    return spec.role in SPEAKING_ROLES or spec.role.startswith("language:")
+
+
+def listened_tracks(
+    profile: Profile, media: MediaInfo, *, subtitles: bool = False
+) -> tuple[int, ...]:
+    """The 1-based audio track positions to listen to; empty when speech analysis is off.
+
+    The layout's dialogue, mix and language tracks (track 1 without a layout), and the
+    tracks ``[speech]`` names as original and dubs.
+
+    ``subtitles`` says the delivery came with sidecar subtitle files: with ``[speech] enabled``
+    left out, that (or a text subtitle stream in the container) is what turns listening on.
+    """
+    if not _listening(profile, media, subtitles):
+        return ()
+    layout, count = profile.audio.tracks, len(media.audio)
+    named = {profile.speech.original_track, *profile.speech.dub_tracks} - {None}
+    speaking = {p for p, spec in enumerate(layout, 1) if speaks(spec)} if layout else {1}
+    return tuple(sorted(p for p in speaking | named if p is not None and p <= count))
+
+
+def _listening(profile: Profile, media: MediaInfo, subtitles: bool) -> bool:
+    checks = [c for c in CHECK_IDS if c.startswith("speech.")]
+    if all(profile.severity_of(c) == "off" for c in checks):
+        return False
+    if profile.speech.enabled is None:
+        return subtitles or any(s.text for s in media.subtitles)
+    return profile.speech.enabled
+
+
+class SpeechStage:
+    """A ``SpeechRun`` for the analysis: track position → its PCM file in, speech out."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        tracks: Sequence[AudioStream],
+        transcriber: Transcriber | None,
+    ) -> None:
+        self._profile = profile
+        self._tracks = tuple(tracks)
+        self._transcriber = transcriber if profile.speech.transcription.enabled else None
+
+    def __call__(self, files: Mapping[int, Path], end_s: float) -> tuple[TrackSpeech, ...]:
+        """Voice activity of every file that was written, then transcripts if asked for."""
+        present = sorted(p for p, pcm in files.items() if pcm.is_file())
+        with ThreadPoolExecutor(max_workers=VAD_THREADS) as pool:
+            heard = list(pool.map(lambda p: self.listen(p, files[p], end_s), present))
+        return tuple(self._transcribed(track, files[track.position]) for track in heard)
+
+    def listen(self, position: int, pcm: Path, end_s: float) -> TrackSpeech:
+        """The speech segments of one track, cut at the programme's end."""
+        spec = self._profile.speech
+        found = speech_segments(
+            pcm,
+            threshold=spec.vad_threshold,
+            min_speech_s=spec.min_speech_s,
+            min_silence_s=spec.min_silence_s,
+            pad_s=spec.pad_s,
+        )
+        heard_s = pcm.stat().st_size / 2 / SPEECH_RATE
+        limit = min(heard_s, end_s) if end_s > 0 else heard_s
+        inside = tuple(Segment(s.start_s, min(s.end_s, limit)) for s in found if s.start_s < limit)
+        return TrackSpeech(position=position, segments=inside, analysed_s=round(limit, 3))
+
+    def _transcribed(self, track: TrackSpeech, pcm: Path) -> TrackSpeech:
+        if self._transcriber is None or not track.segments:
+            return track
+        hint = self._profile.speech.transcription.language_hint
+        language = self.language_of(track.position) if hint else None
+        try:
+            transcript = self._transcriber.transcribe(pcm, track.segments, language=language)
+        except TranscriptionUnavailable as exc:
+            return replace(track, transcription_error=exc.message)
+        return replace(track, transcript=transcript)
+
+    def language_of(self, position: int) -> str | None:
+        """The language a track should be in: its layout entry's, else its stream tag."""
+        layout = self._profile.audio.tracks
+        if position <= len(layout) and layout[position - 1].expected_language:
+            return layout[position - 1].expected_language
+        if position <= len(self._tracks):
+            return self._tracks[position - 1].language
+        return None
