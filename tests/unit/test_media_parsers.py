@@ -55,26 +55,39 @@ def test_loudness_uses_last_frame_and_converts_linear_peaks() -> None:
     assert loud.curve[1].momentary == -23.1
 
 
-GAINED_PEAKS = """frame:0    pts:0    pts_time:0
-lavfi.r128.true_peaks_ch0=0.125
-lavfi.r128.true_peaks_ch1=1.122
-lavfi.r128.true_peak=1.122
-lavfi.r128.sample_peaks_ch0=0.1
-lavfi.r128.sample_peaks_ch1=1.0
-lavfi.r128.sample_peak=1.0
+STATS_WINDOWS = """frame:0    pts:0    pts_time:0
+lavfi.astats.1.Peak_level=-60.000000
+lavfi.astats.2.Peak_level=-inf
+frame:1    pts:4800    pts_time:0.1
+lavfi.astats.1.Peak_level=-62.5
+lavfi.astats.2.Peak_level=-40.004
+"""
+TRUE_PEAKS = """frame:0    pts:0    pts_time:0
+lavfi.astats.1.Peak_level=-58.06
+lavfi.astats.2.Peak_level=-39.000001
 """
 
 
-def test_gained_peak_meter_is_corrected_by_its_gain() -> None:
-    # A 40 dB gain: 1.0 linear is -40.00 dBFS; 0.125 is -58.06. Loudness stays from frames.
+def test_peaks_in_db_come_from_the_astats_keys_of_both_branches() -> None:
+    # Sample peaks from the statistics windows, true peaks from the interpolated branch; both
+    # in dBFS as astats prints them (exact far below what 3-decimal linear peaks allow).
     loud = loudness_from(
-        parse_metadata_print(EBUR128_SAMPLE), 2, parse_metadata_print(GAINED_PEAKS), 40.0
+        parse_metadata_print(EBUR128_SAMPLE),
+        2,
+        parse_metadata_print(TRUE_PEAKS),
+        samples=parse_metadata_print(STATS_WINDOWS),
     )
-    assert loud.integrated_lufs == -23.02
-    assert loud.true_peak_dbtp == pytest.approx(-39.0, abs=0.01)
-    assert loud.sample_peak_dbfs == pytest.approx(-40.0, abs=0.001)
-    assert loud.channel_true_peaks_dbtp == pytest.approx((-58.06, -39.0), abs=0.01)
-    assert loud.channel_sample_peaks_dbfs == pytest.approx((-60.0, -40.0), abs=0.001)
+    assert loud.integrated_lufs == -23.02 and loud.range_lu == 3.5
+    assert loud.true_peak_dbtp == -39.0
+    assert loud.sample_peak_dbfs == -40.0
+    assert loud.channel_true_peaks_dbtp == (-58.06, -39.0)
+    assert loud.channel_sample_peaks_dbfs == (-60.0, -40.0)
+
+
+def test_a_silent_channel_has_no_peak() -> None:
+    text = "frame:0 pts:0 pts_time:0\nlavfi.r128.I=-70\nlavfi.astats.1.Peak_level=-inf\n"
+    loud = loudness_from(parse_metadata_print(text), 1, parse_metadata_print(text))
+    assert loud.true_peak_dbtp is None and loud.channel_sample_peaks_dbfs == (None,)
 
 
 def test_loudness_below_gate_is_none() -> None:
@@ -169,9 +182,10 @@ def test_plan_has_one_input_and_every_branch() -> None:
     graphs = [plan.args[i + 1] for i, a in enumerate(plan.args) if a == "-filter_complex"]
     assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=")
     graph = ";".join(graphs)
-    # The peak meter hears the source a known gain louder; the loudness meter hears it as is.
-    assert "volume=100dB:precision=double,ebur128=metadata=1:peak=true+sample" in graph
-    assert "ebur128=metadata=1," in graph
+    # One loudness meter; true peaks after 4× interpolation, sample peaks from the statistics.
+    assert "ebur128=metadata=1,ametadata=mode=print" in graph
+    assert "aresample=192000,aformat=sample_fmts=fltp|dblp,asetnsamples=n=192000:p=0" in graph
+    assert graph.count("ebur128") == 1
     assert "fps=5.0" in graph and "scale=480:270" in graph and "cropdetect" not in graph
     assert analysis_size(_video(720, 576), 480) == (480, 384)
 

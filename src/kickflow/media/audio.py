@@ -13,6 +13,7 @@ from kickflow.media.metadata import (
     subtract,
 )
 from kickflow.media.model import AudioAnalysis, AudioStream, Loudness, LoudnessPoint, Segment
+from kickflow.media.music import bed_blocks
 
 CURVE_MAX_POINTS = 1200
 GATE_FLOOR_LUFS = -69.9  # ebur128 reports -70 when nothing passes the absolute gate
@@ -22,9 +23,12 @@ OUT_OF_PHASE_MIN_S = 1.0
 MONO_DIFF_BELOW_DB = 60.0  # L−R this far below the mix counts as identical channels
 MONO_SHARE = 0.95
 ACTIVE_RMS_DBFS = -60.0
-# The peak meter hears the source this much louder: 3-decimal linear peaks stay exact to
-# 0.01 dB down to about -90 dBFS (the loudness meter itself hears the source unchanged).
-PEAK_GAIN_DB = 100.0
+# True peaks: the signal interpolated to this rate (4× at 48 kHz), as ebur128's own true-peak
+# meter does (BS.1770 Annex 2), then its sample peaks.
+TRUE_PEAK_RATE = 192000
+# The peak meter FFmpeg runs on both: astats prints peaks in dBFS with six decimals, so they stay
+# exact at any level (ebur128 prints linear peaks with three: −60 dBFS reads 0.001).
+PEAK_METER = "astats=metadata=1:reset=1:measure_perchannel=Peak_level:measure_overall=none"
 
 
 def _finite(value: float | None) -> float | None:
@@ -35,14 +39,14 @@ def loudness_from(
     frames: Sequence[MetaFrame],
     channels: int,
     peaks: Sequence[MetaFrame] | None = None,
-    peak_gain_db: float = PEAK_GAIN_DB,
+    samples: Sequence[MetaFrame] | None = None,
 ) -> Loudness:
     """Integrated loudness and LRA from the last frame; peaks are the maxima over frames.
 
-    ``peaks`` is the peak meter's branch, fed ``peak_gain_db`` louder than the source: ebur128
-    prints peaks as linear amplitude with three decimals, so only a known gain keeps quiet
-    peaks exact (−60 dBFS would otherwise read 0.001, −70 dBFS 0.000). Without it the peaks
-    come from ``frames`` themselves, ungained.
+    ``peaks`` is the true-peak branch (astats' ``lavfi.astats.N.Peak_level``, dBFS, after 4×
+    interpolation) and ``samples`` the statistics branch, whose windows carry the same key for
+    the signal as it is. Without them the peaks come from ``frames`` (a meter run with
+    ``peak=true+sample``, whose linear peaks lose precision on quiet material).
     """
     if not frames:
         return Loudness(None, None, None, None)
@@ -50,7 +54,6 @@ def loudness_from(
     integrated = last.number("lavfi.r128.I")
     if integrated is not None and integrated < GATE_FLOOR_LUFS:
         integrated = None
-    source, gain = (peaks, peak_gain_db) if peaks else (frames, 0.0)
     step = max(1, math.ceil(len(frames) / CURVE_MAX_POINTS))
     curve = tuple(
         LoudnessPoint(
@@ -60,25 +63,37 @@ def loudness_from(
         )
         for f in frames[::step]
     )
+    true, channel_true = _peaks(peaks, channels, "true") if peaks else (None, ())
+    if not peaks:
+        true, channel_true = _peaks(frames, channels, "true")
+    sample, channel_sample = _peaks(samples or frames, channels, "sample")
     return Loudness(
         integrated_lufs=_round(integrated),
         range_lu=_round(last.number("lavfi.r128.LRA")),
-        true_peak_dbtp=_peak_db(source, "lavfi.r128.true_peak", gain),
-        sample_peak_dbfs=_peak_db(source, "lavfi.r128.sample_peak", gain),
-        channel_true_peaks_dbtp=tuple(
-            _peak_db(source, f"lavfi.r128.true_peaks_ch{c}", gain) for c in range(channels)
-        ),
+        true_peak_dbtp=true,
+        sample_peak_dbfs=sample,
+        channel_true_peaks_dbtp=channel_true,
         curve=curve,
-        channel_sample_peaks_dbfs=tuple(
-            _peak_db(source, f"lavfi.r128.sample_peaks_ch{c}", gain) for c in range(channels)
-        ),
+        channel_sample_peaks_dbfs=channel_sample,
     )
 
 
-def _peak_db(frames: Sequence[MetaFrame], key: str, gain_db: float) -> float | None:
-    """The largest linear peak of ``key`` in dB, the meter's input gain taken off again."""
-    level = linear_to_db(_max(frames, key))
-    return None if level is None else _round(level - gain_db)
+def _peaks(
+    frames: Sequence[MetaFrame], channels: int, kind: str
+) -> tuple[float | None, tuple[float | None, ...]]:
+    """The loudest peak and each channel's, in dB: astats' dB peaks when the frames carry them,
+    else ebur128's linear ``{kind}_peak`` keys (a meter run with ``peak=true+sample``)."""
+    if frames and "lavfi.astats.1.Peak_level" in frames[0].values:
+        per_channel = tuple(
+            _round(_finite(_max(frames, f"lavfi.astats.{c}.Peak_level")))
+            for c in range(1, channels + 1)
+        )
+        return max((p for p in per_channel if p is not None), default=None), per_channel
+    linear = tuple(
+        _round(linear_to_db(_max(frames, f"lavfi.r128.{kind}_peaks_ch{c}")))
+        for c in range(channels)
+    )
+    return _round(linear_to_db(_max(frames, f"lavfi.r128.{kind}_peak"))), linear
 
 
 def _max(frames: Sequence[MetaFrame], key: str) -> float | None:
@@ -111,10 +126,11 @@ def analyse_audio(
     stats: Sequence[MetaFrame],
     diff: Sequence[MetaFrame],
     end_s: float,
+    music: Sequence[MetaFrame] = (),
     window_s: float,
     clip_peak_dbfs: float = CLIP_PEAK_DBFS,
 ) -> AudioAnalysis:
-    """Silence, clipping, DC offset and stereo phase from the analysis branches."""
+    """Silence, clipping, DC offset, stereo phase and music-bed statistics from the branches."""
     channels = stream.channels
     mix, per_channel = silence_from(silence, channels, end_s)
     peaks = [_window_peak(f, channels) for f in stats]
@@ -133,6 +149,7 @@ def analyse_audio(
         out_of_phase=tuple(_out_of_phase(active, window_s)) if channels == 2 else (),
         mono_as_stereo=channels == 2 and _identical_channels(stats, diff),
         analysed_duration_s=end_s,
+        bed_blocks=bed_blocks(music),
     )
 
 
