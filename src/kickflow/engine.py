@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from kickflow.checks.music_bed import bed_track_positions
 from kickflow.config import Settings, get_settings
-from kickflow.media.analysis import analyse
+from kickflow.media.analysis import SpeechRun, analyse
 from kickflow.media.binaries import find_ffmpeg
 from kickflow.media.graph import AnalysisOptions
-from kickflow.media.inputs import validate_input
+from kickflow.media.inputs import SubtitleInput, validate_input
+from kickflow.media.model import MediaInfo, SubtitleFile
 from kickflow.media.probing import ProbeLimits
 from kickflow.media.pse import PseOptions
 from kickflow.media.runner import RunLimits
@@ -17,6 +21,51 @@ from kickflow.media.timecode import parse_timecode_text
 from kickflow.profiles import Profile
 from kickflow.profiles.model import LAYOUT_CHANNELS
 from kickflow.report import Report, build_report
+
+if TYPE_CHECKING:
+    from kickflow.speech.transcribe import Transcriber
+
+SHOT_CHANGE_CHECK = "subtitle.shot_change"
+JUDGING_SHARE = 0.02  # of the progress fraction: the checks run after the analysis
+
+
+def timed_options(
+    options: AnalysisOptions, profile: Profile, media: MediaInfo, *, sidecars: bool
+) -> AnalysisOptions:
+    """``options`` with the timed-text and speech outputs this file and profile need."""
+    from kickflow.speech.stage import listened_tracks
+
+    text_streams = any(s.text for s in media.subtitles)
+    shots = (sidecars or text_streams) and profile.severity_of(SHOT_CHANGE_CHECK) != "off"
+    return replace(
+        options,
+        subtitle_streams=text_streams,
+        shot_changes=shots and bool(media.video),
+        speech_tracks=listened_tracks(profile, media, subtitles=sidecars),
+    )
+
+
+def speech_run(
+    profile: Profile, media: MediaInfo, tracks: Sequence[int], transcriber: Transcriber | None
+) -> SpeechRun | None:
+    """The speech stage for the listened ``tracks`` (None when none is listened to)."""
+    if not tracks:
+        return None
+    from kickflow.speech.stage import SpeechStage
+
+    return SpeechStage(profile, media.audio, transcriber)
+
+
+def load_sidecars(
+    subtitles: Sequence[SubtitleInput], settings: Settings
+) -> tuple[SubtitleFile, ...]:
+    """Each delivered subtitle file, parsed (one that cannot be read carries its error)."""
+    if not subtitles:
+        return ()
+    from kickflow.subtitles.load import load_subtitle_file
+
+    max_bytes = round(settings.max_subtitle_mb * 1_000_000)
+    return tuple(load_subtitle_file(s.path, s.name, max_bytes=max_bytes) for s in subtitles)
 
 
 def options_for(profile: Profile) -> AnalysisOptions:
@@ -36,6 +85,7 @@ def options_for(profile: Profile) -> AnalysisOptions:
         track_layouts=tuple(_layout(t.layout) for t in profile.audio.tracks),
         channel_layout=_layout(profile.audio.channel_layout),
         groups=tuple((g.name, g.tracks, g.layout) for g in profile.audio.groups),
+        music_tracks=bed_track_positions(profile),
     )
 
 
@@ -92,32 +142,52 @@ def check_file(
     work_dir: Path | None = None,
     display_name: str | None = None,
     timecode_start: str | None = None,
+    subtitles: Sequence[SubtitleInput] = (),
+    transcriber: Transcriber | None = None,
 ) -> Report:
     """Analyse ``path`` in one FFmpeg pass and judge it against ``profile``.
 
-    ``on_progress`` receives the fraction done (0–1) from FFmpeg's progress output; if it
-    raises, FFmpeg's process group is killed and the exception propagates. ``timecode_start``
-    replaces the source's start timecode (its syntax is checked before anything runs).
+    ``on_progress`` receives the fraction done (0–1) from FFmpeg's progress output, then from
+    reading its results and judging them; if it raises, FFmpeg's process group is killed and
+    the exception propagates. ``timecode_start`` replaces the source's start timecode (its
+    syntax is checked before anything runs). ``subtitles`` are the delivered sidecar files;
+    ``transcriber`` transcribes the listened tracks when the profile asks for it.
     """
     if timecode_start is not None:
         parse_timecode_text(timecode_start)
     settings = settings or get_settings()
     size = validate_input(path)
     binary = find_ffmpeg(settings.ffmpeg)
+    sidecars = load_sidecars(subtitles, settings)
+    base = options_for(profile)
+
+    def setup(media: MediaInfo) -> tuple[AnalysisOptions, SpeechRun | None]:
+        options = timed_options(base, profile, media, sidecars=bool(sidecars))
+        return options, speech_run(profile, media, options.speech_tracks, transcriber)
+
+    def analysis_progress(fraction: float) -> None:
+        if on_progress is not None:
+            on_progress(fraction * (1 - JUDGING_SHARE))
+
     measurements = analyse(
         path,
         size,
         binary=binary.path,
-        options=options_for(profile),
+        options=base,
         limits=limits_for(settings),
         probe_limits=probe_limits_for(settings, profile),
-        on_fraction=on_progress,
+        on_fraction=analysis_progress,
         work_dir=work_dir,
+        setup=setup,
     )
-    return build_report(
+    measurements = replace(measurements, subtitles=sidecars + measurements.subtitles)
+    report = build_report(
         measurements,
         profile,
         input_name=display_name or path.name,
         size_bytes=size,
         timecode_start=timecode_start,
     )
+    if on_progress is not None:
+        on_progress(1.0)
+    return report

@@ -4,19 +4,32 @@ Each branch ends in ``metadata=print``/``ametadata=print`` writing to its own fi
 results are FFmpeg's own per-frame metadata (structured ``key=value``), parsed afterwards.
 Per-pixel statistics run on a decimated, downscaled picture unless the profile asks for
 frame-accurate analysis; interlace detection looks at short runs of full-resolution frames,
-because idet compares neighbouring frames.
+because idet compares neighbouring frames. PSE cells and the listened tracks' speech PCM are
+raw outputs of the same run (media/pse.py, media/timed_outputs.py); text subtitle streams are
+written by a second, demux-only run (:func:`subtitle_run_args`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from kickflow.media.audio import PEAK_GAIN_DB
+from kickflow.media.audio import PEAK_METER, TRUE_PEAK_RATE
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
+from kickflow.media.music import chain as music_chain
 from kickflow.media.pse import PseOptions, output_args, pse_chain
+from kickflow.media.timed_outputs import (
+    SubtitleOutput,
+    shot_graph,
+    shots_file,
+    speech_file,
+    speech_graph,
+    speech_output_args,
+    subtitle_output_args,
+    subtitle_outputs,
+)
 
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 SAFE_LAYOUT = re.compile(r"^[a-z0-9.]+(\([a-z-]+\))?$")
@@ -49,6 +62,13 @@ class AnalysisOptions:
     track_layouts: tuple[tuple[str, int] | None, ...] = ()
     channel_layout: tuple[str, int] | None = None
     pse: PseOptions | None = None  # flash screening of every frame (media/pse.py); None: off
+    # Timed text and speech (media/timed_outputs.py): 1-based audio track positions whose
+    # 16 kHz mono PCM is written, cuts found on every frame, text subtitle streams written.
+    speech_tracks: tuple[int, ...] = ()
+    shot_changes: bool = False
+    subtitle_streams: bool = False
+    # audio.music_bed: 1-based positions of the tracks whose music-bed branch runs.
+    music_tracks: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,10 @@ class Plan:
     unanalysed_audio: int = 0  # audio streams beyond ``max_audio_tracks``
     pse_file: Path | None = None  # raw cell frames of the PSE branch (its own output)
     groups: tuple[tuple[str, tuple[int, ...], str], ...] = ()  # the groups measured
+    shots_file: Path | None = None  # cuts printed by scdet; None: not run
+    speech_files: dict[int, Path] = field(default_factory=dict)  # track position → its PCM
+    subtitle_files: tuple[SubtitleOutput, ...] = ()  # text streams, written by ``subtitle_args``
+    subtitle_args: list[str] = field(default_factory=list)  # the demux-only run writing them
 
 
 def _even(value: float) -> int:
@@ -95,7 +119,7 @@ def _print(kind: str, branch: Branch) -> str:
 def _audio_chains(
     a: AudioStream, opt: AnalysisOptions, work: Path, track: int = 1
 ) -> list[tuple[Branch, str]]:
-    """Loudness, silence, statistics and (stereo) L−R branches of one audio track."""
+    """Loudness, peaks, silence, statistics, music-bed and (stereo) L−R branches of a track."""
 
     def branch(name: str) -> Branch:
         suffix = "" if track == 1 else f"_t{track}"
@@ -103,20 +127,27 @@ def _audio_chains(
 
     n = max(1, round(a.sample_rate * opt.window_s))
     th, d = f"{opt.silence_threshold_db}dB", opt.silence_min_s
-    stats = "DC_offset+Peak_level+RMS_level+Flat_factor+Peak_count"
+    stats = "DC_offset+Peak_level+RMS_level"
     window = f"asetnsamples=n={n}:p=0"
     chains = [
+        # Sample peaks come from the statistics branch's windows (in dB, see audio.PEAK_METER).
         (branch("loudness"), "ebur128=metadata=1"),
-        # Peaks from their own meter, a known gain louder (see audio.PEAK_GAIN_DB).
+        # True peaks: ebur128's own 192 kHz interpolation, without a second loudness meter;
+        # in floating point (left to negotiation, 24-bit sources came out as s16), 1-s windows
+        # (only the maximum is read).
         (
             branch("peaks"),
-            f"volume={PEAK_GAIN_DB:g}dB:precision=double,ebur128=metadata=1:peak=true+sample",
+            f"aresample={TRUE_PEAK_RATE},aformat=sample_fmts=fltp|dblp,"
+            f"asetnsamples=n={TRUE_PEAK_RATE}:p=0,{PEAK_METER}",
         ),
         (
             branch("silence"),
             f"silencedetect=n={th}:d={d},silencedetect=n={th}:d={d}:mono=1",
         ),
     ]
+    if track in opt.music_tracks:
+        # Music & effects presence: a 16 kHz mono downmix in 25 ms windows (media/music.py).
+        chains.append((branch("music"), music_chain(a.channels)))
     phase = "aphasemeter=video=0," if a.channels == 2 else ""
     chains.append(
         (
@@ -228,25 +259,74 @@ def build_plan(
     if video:
         graph += _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
     branches = tuple(b for b, _ in chains_a + chains_v)
-    # PSE looks at every frame, not the sampled picture: a second user of the video stream
-    # (decoded once, the frames shared), written as tiny raw frames to its own output.
+    # PSE and shot changes look at every frame, not the sampled picture: other users of the
+    # video stream (decoded once, the frames shared), on one tiny picture between them.
     pse_file = _pse_file(video, options, work)
-    if video is not None and pse_file is not None:
+    shots = shots_file(work) if video is not None and options.shot_changes else None
+    if video is not None and shots is not None:
+        graph.append(shot_graph(video.index, shots, with_pse=pse_file is not None))
+    elif video is not None and pse_file is not None:
         graph.append(f"[0:{video.index}]{pse_chain()}[o_pse]")
+    speech = _speech_files(media, options, work)
+    audio_graphs += [speech_graph(media.audio[p - 1], p) for p in speech]
     args = safe_input(source, media.format_name, max_pixels)
     for each in (";".join(graph), *audio_graphs):
         args += ["-filter_complex", each] if each else []
     for b in branches:
         args += ["-map", f"[o_{b.label}]"]
+    args += ["-map", "[o_shots]"] if shots is not None else []
     args += ["-f", "null", "-"]
     if pse_file is not None:
         args += output_args("[o_pse]", pse_file)
+    for position, file in speech.items():
+        args += speech_output_args(position, file)
+    subtitles = subtitle_outputs(media.subtitles, work) if options.subtitle_streams else ()
+    subtitle_args = subtitle_run_args(media, source, subtitles, max_pixels)
     size = analysis_size(video, options.analysis_width) if video else None
     first = tracks[0] if tracks else None
     skipped = len(media.audio) - len(tracks)
     return Plan(
-        args, branches, first, video, size, tuple(tracks), skipped, pse_file=pse_file, groups=groups
-    )
+        args, branches, first, video, size, tuple(tracks), skipped, pse_file=pse_file,
+        groups=groups, shots_file=shots, speech_files=speech, subtitle_files=subtitles,
+        subtitle_args=subtitle_args,
+    )  # fmt: skip
+
+
+def subtitle_run_args(
+    media: MediaInfo,
+    source: Path,
+    outputs: Sequence[SubtitleOutput],
+    max_pixels: int | None = None,
+) -> list[str]:
+    """A demux-only run (nothing decoded but the subtitles) writing the text streams.
+
+    Not part of the analysis run: FFmpeg 9's scheduler can stall that run for good when a
+    sparse subtitle output waits behind the filter graphs (reproduced about 1 run in 4 here).
+    A copy of the first stream to ``null`` keeps its progress clock moving between cues.
+    """
+    if not outputs:
+        return []
+    clock = (media.video or media.audio)[0].index if (media.video or media.audio) else None
+    args = safe_input(source, media.format_name, max_pixels)
+    if clock is not None:
+        args += ["-map", f"0:{clock}", "-c", "copy", "-f", "null", "-"]
+    for out in outputs:
+        args += subtitle_output_args(out)
+    return args
+
+
+def speech_lead(media: MediaInfo, position: int) -> float:
+    """How much later than the programme (its earliest stream, FFmpeg's time 0) a track starts."""
+    if not 1 <= position <= len(media.audio):
+        return 0.0
+    starts = [v.start_s for v in media.video] + [a.start_s for a in media.audio]
+    return media.audio[position - 1].start_s - min(starts)
+
+
+def _speech_files(media: MediaInfo, options: AnalysisOptions, work: Path) -> dict[int, Path]:
+    """Where each listened track's PCM goes (positions the file does not have are skipped)."""
+    positions = sorted({p for p in options.speech_tracks if 1 <= p <= len(media.audio)})
+    return {p: speech_file(work, p) for p in positions}
 
 
 def _group_fits(group: tuple[str, tuple[int, ...], str], tracks: Sequence[AudioStream]) -> bool:

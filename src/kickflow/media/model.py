@@ -111,6 +111,19 @@ class Loudness:
 
 
 @dataclass(frozen=True)
+class BedBlock:
+    """One block of a track's music-bed statistics (media/music.py): 25 ms window levels of
+    its mono downmix, and how much of it sounds like noise (effects) rather than voice."""
+
+    t: float  # block start, seconds
+    floor_dbfs: float | None  # 5th percentile of window RMS; None = digital silence
+    median_dbfs: float | None
+    top_dbfs: float | None  # 90th percentile
+    active_share: float  # windows above the activity floor
+    noise_share: float  # of the active windows, the spectrally flat (noise-like) ones
+
+
+@dataclass(frozen=True)
 class AudioAnalysis:
     stream_index: int
     channels: int
@@ -124,6 +137,7 @@ class AudioAnalysis:
     out_of_phase: tuple[Segment, ...] = ()  # stereo correlation strongly negative
     mono_as_stereo: bool = False  # L and R identical over the programme
     analysed_duration_s: float = 0.0
+    bed_blocks: tuple[BedBlock, ...] = ()  # music & effects presence statistics, per block
 
 
 @dataclass(frozen=True)
@@ -231,6 +245,7 @@ class SubtitleFile:
     problems: tuple[ParseProblem, ...] = ()
     error: str | None = None  # the file could not be read at all: one sentence naming it
     size_bytes: int = 0
+    encoding_line: int | None = None  # first line that is not valid UTF-8 (a legacy encoding)
 
 
 @dataclass(frozen=True)
@@ -250,6 +265,7 @@ class Transcript:
     audio_seconds_sent: float = 0.0
     bytes_sent: int = 0
     requests: int = 0
+    unsent_s: float = 0.0  # speech left out because the transcription budget ran out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from kickflow.errors import (
     NotMedia,
     PlaylistRefused,
     ResourceLimitExceeded,
+    TimecodeInvalid,
 )
 from kickflow.media.formats import (
     NAMED_ONLY,
@@ -31,7 +32,9 @@ from kickflow.media.formats import (
     whitelist,
 )
 from kickflow.media.inputs import REFERENCING_FORMATS
-from kickflow.media.model import AudioStream, MediaInfo, VideoStream
+from kickflow.media.model import AudioStream, MediaInfo, SubtitleStream, VideoStream
+from kickflow.media.mov_timecode import read_tmcd
+from kickflow.media.timecode import clock_text, retime_timecode
 
 # FFmpeg's enum values (libavutil/pixfmt.h, libavcodec/defs.h), named as FFmpeg names them.
 COLOR_RANGES = {1: "tv", 2: "pc"}
@@ -45,6 +48,13 @@ COLOR_SPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7:
 FIELD_ORDERS = {1: "progressive", 2: "tff", 3: "bff", 4: "tff", 5: "bff"}
 VFR_TOLERANCE = 0.01  # relative difference between nominal and average frame rate
 OPEN_OPTIONS = {"protocol_whitelist": "file"}
+# Subtitle codecs whose events are text this service can read; the rest (DVB, PGS, DVD, XSUB,
+# teletext) are pictures or pages: reported as present, not read.
+TEXT_SUBTITLES = frozenset({"mov_text", "subrip", "srt", "ass", "ssa", "webvtt", "text", "ttml"})
+BITMAP_SUBTITLES = frozenset(
+    {"dvb_subtitle", "hdmv_pgs_subtitle", "dvd_subtitle", "xsub", "dvb_teletext"}
+)
+TEXT_SUB_PROPERTY = 1 << 17  # AV_CODEC_PROP_TEXT_SUB (libavcodec/codec_desc.h)
 
 
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
@@ -98,6 +108,29 @@ def _audio(stream: Any) -> AudioStream:
         language=_tag(stream, "language"),
         title=_tag(stream, "title"),
     )
+
+
+def _subtitle(stream: Any) -> SubtitleStream:
+    cc = stream.codec_context
+    codec = str(cc.name) if cc is not None and cc.name else "unknown"
+    return SubtitleStream(
+        index=stream.index,
+        codec=codec,
+        text=_readable(codec, cc),
+        language=_tag(stream, "language"),
+        # MP4 keeps a track's title in its ``name`` atom, and FFmpeg gives it back so.
+        title=_tag(stream, "title") or _tag(stream, "name"),
+    )
+
+
+def _readable(codec: str, cc: Any) -> bool:
+    """Text subtitles by name; an unnamed codec by its descriptor's text property."""
+    if codec in TEXT_SUBTITLES or codec in BITMAP_SUBTITLES:
+        return codec in TEXT_SUBTITLES
+    try:
+        return bool(int(cc.codec.properties) & TEXT_SUB_PROPERTY)
+    except (AttributeError, TypeError, ValueError):
+        return False
 
 
 def _tag(stream: Any, key: str) -> str | None:
@@ -158,6 +191,7 @@ def probe_in_process(
         streams = list(container.streams)
         video = tuple(_video(s) for s in streams if s.type == "video" and _is_picture(s))
         audio = tuple(_audio(s) for s in streams if s.type == "audio")
+        subtitles = tuple(_subtitle(s) for s in streams if s.type == "subtitle")
         duration = container.duration / 1_000_000 if container.duration else None
         info = MediaInfo(
             path=path.name,
@@ -167,13 +201,45 @@ def probe_in_process(
             bit_rate=container.bit_rate or None,
             video=video,
             audio=audio,
-            subtitle_streams=sum(1 for s in streams if s.type == "subtitle"),
+            subtitle_streams=len(subtitles),
             data_streams=sum(1 for s in streams if s.type in ("data", "attachment")),
-            timecode=start_timecode_tag(container, streams),
+            timecode=_start_timecode(path, container, streams, video, audio),
+            subtitles=subtitles,
         )
     if not info.video and not info.audio:
         raise NotMedia(f"{path.name} is not a media file: no audio or video stream.")
     return info
+
+
+def _start_timecode(
+    path: Path,
+    container: Any,
+    streams: list[Any],
+    video: tuple[VideoStream, ...],
+    audio: tuple[AudioStream, ...],
+) -> str | None:
+    """The start timecode, at the video's rate; an audio-only BWF's time reference as a clock."""
+    tag = start_timecode_tag(container, streams)
+    if not video:
+        return tag or _bwf_clock(container, audio)
+    if tag and any(s.type == "data" for s in streams) and container.format.name.startswith("mov"):
+        tmcd = read_tmcd(path)
+        fps = video[0].frame_rate
+        if tmcd is not None and fps and tmcd.frames_per_second != round(fps):
+            try:
+                return retime_timecode(tag, tmcd.rate, fps)
+            except TimecodeInvalid:
+                return tag  # odd metadata must not stop the QC: the tag as it is
+    return tag
+
+
+def _bwf_clock(container: Any, audio: tuple[AudioStream, ...]) -> str | None:
+    """A BWF ``bext`` time reference (samples since midnight) as ``HH:MM:SS.mmm``."""
+    tags = {str(k).lower(): str(v) for k, v in (getattr(container, "metadata", None) or {}).items()}
+    raw, rate = tags.get("time_reference", "").strip(), audio[0].sample_rate if audio else 0
+    if not raw.isdigit() or rate <= 0:
+        return None
+    return clock_text(int(raw) / rate)
 
 
 def start_timecode_tag(container: Any, streams: list[Any]) -> str | None:

@@ -5,6 +5,9 @@ second (24 at 23.976, 30 at 29.97). Drop-frame (29.97/59.94 only, written with `
 labels ``;00``–``;01`` (``;00``–``;03`` at 59.94) at the start of every minute except every tenth,
 so that the labels keep up with the clock; no frame is dropped, only labels. Seconds come from
 the decoder's timestamps and are turned into frames at the *real* rate (30000/1001 …).
+
+Audio-only files have no frames: a start they carry (a BWF time reference) is a millisecond
+clock, ``HH:MM:SS.mmm``, and their findings are placed on that clock (:data:`CLOCK`).
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from typing import Literal
 from kickflow.errors import TimecodeInvalid
 
 __all__ = [
+    "CLOCK",
     "SourceTimecode",
     "TimecodeRate",
+    "clock_text",
     "frame_at",
     "frames_from_timecode",
     "parse_timecode_text",
     "rate_for",
+    "retime_timecode",
     "source_timecode",
     "timecode_from_frames",
 ]
@@ -31,6 +37,7 @@ __all__ = [
 Origin = Literal["container", "override", "default"]
 HOURS_PER_DAY = 24
 TIMECODE_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
+CLOCK_RE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})\.(\d{3})$")
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class TimecodeRate:
     fps: Fraction
     nominal: int
     drop_frame: bool
+    clock: bool = False  # a millisecond clock (audio-only files), written HH:MM:SS.mmm
 
     @property
     def dropped_per_minute(self) -> int:
@@ -61,7 +69,9 @@ class TimecodeRate:
 
     @property
     def label(self) -> str:
-        """How an operator names it: ``29.97 DF``, ``25``, ``23.976``."""
+        """How an operator names it: ``29.97 DF``, ``25``, ``23.976`` (``clock`` for audio)."""
+        if self.clock:
+            return "clock"
         value = f"{float(self.fps):.3f}".rstrip("0").rstrip(".")
         return f"{value} DF" if self.drop_frame else value
 
@@ -134,7 +144,35 @@ def timecode_from_frames(frame: int, rate: TimecodeRate) -> str:
     seconds, ff = divmod(frame, rate.nominal)
     minutes, ss = divmod(seconds, 60)
     hh, mm = divmod(minutes, 60)
+    if rate.clock:
+        return f"{hh:02d}:{mm:02d}:{ss:02d}.{ff:03d}"
     return f"{hh:02d}:{mm:02d}:{ss:02d}{';' if rate.drop_frame else ':'}{ff:02d}"
+
+
+# Milliseconds counted as frames: an audio-only file's start and findings on its own clock.
+CLOCK = TimecodeRate(Fraction(1000), 1000, False, clock=True)
+
+
+def clock_text(seconds: float) -> str:
+    """``HH:MM:SS.mmm`` of a time of day in seconds (wrapping at 24 hours)."""
+    return timecode_from_frames(round(max(0.0, seconds) * 1000), CLOCK)
+
+
+def retime_timecode(text: str, source: TimecodeRate, fps: float) -> str:
+    """A start timecode counted at ``source`` (a ``tmcd`` track's rate), relabelled at ``fps``.
+
+    When one rate counts a whole multiple of the other's frames per second (25 → 50,
+    29.97 DF → 59.94 DF) the frame count is scaled exactly; otherwise it goes through seconds.
+    """
+    target = rate_for(fps, None if source.drop_frame else False)
+    frames = frames_from_timecode(text, source)
+    if target.nominal % source.nominal == 0:
+        scaled = frames * (target.nominal // source.nominal)
+    elif source.nominal % target.nominal == 0:
+        scaled = frames // (source.nominal // target.nominal)
+    else:
+        scaled = round(frames / source.fps * target.fps)
+    return timecode_from_frames(scaled, target)
 
 
 def frame_at(seconds: float, fps: Fraction) -> int:
@@ -175,7 +213,7 @@ def source_timecode(
     file's odd metadata must not stop its QC.
     """
     if not fps or fps < 1:
-        return None
+        return _clock(container_tag, override)
     if override is not None:
         return _from_text(fps, override, "override")
     if container_tag:
@@ -184,6 +222,25 @@ def source_timecode(
         except TimecodeInvalid:
             pass
     return SourceTimecode(rate_for(fps), 0, "default")
+
+
+def _clock(container_tag: str | None, override: str | None) -> SourceTimecode | None:
+    """An audio-only file's start on the millisecond clock: the override, else its tag.
+
+    Only clock values (``HH:MM:SS.mmm``) place an audio file: a frame count needs a frame rate.
+    """
+    given: tuple[tuple[str | None, Origin], ...] = (
+        (override, "override"),
+        (container_tag, "container"),
+    )
+    for text, origin in given:
+        match = CLOCK_RE.match((text or "").strip())
+        if match:
+            hh, mm, ss, ms = (int(g) for g in match.groups())
+            if hh < HOURS_PER_DAY and mm < 60 and ss < 60:
+                start = ((hh * 60 + mm) * 60 + ss) * 1000 + ms
+                return SourceTimecode(CLOCK, start, origin)
+    return None
 
 
 def _from_text(fps: float, text: str, origin: Origin, *, lenient: bool = False) -> SourceTimecode:
