@@ -18,7 +18,9 @@
   the dashboard's people (``tests/contract/people.py``: users, memberships, sessions with
   their lifetime, idle timeout and revocation, one-time invitations, failed sign-ins); and
   the jobs list's filters (``tests/contract/listing.py``: profile, text on the file name,
-  creation-time ranges, their combination, pagination, scoping; no reports in a list).
+  creation-time ranges, their combination, pagination, scoping; no reports in a list); and
+  the inputs a job carries (``tests/contract/inputs.py``: subtitle files and a source
+  timecode, read back, claimed, kept by an idempotent resubmission and a retry).
 
 ``tests/integration/test_store_contract.py`` runs both against the in-memory fake, SQLite and
 PostgreSQL.

@@ -3,7 +3,9 @@ embedded worker slots): two generated clips dropped in the form each get their o
 progress bar and follow their jobs to a verdict without a reload; the jobs list puts a new job
 at the top and updates its row live; a file that is not media shows the server's sentence; a
 file over the upload limit is refused before it is sent; bulk retry asks, then says what it
-did."""
+did; a clip sent with a subtitle file and a source timecode gets both checked, a bad subtitle
+file or timecode shows the server's sentence, and a subtitle file that fits no media file is
+refused on the page."""
 
 from __future__ import annotations
 
@@ -146,3 +148,78 @@ def test_a_file_over_the_limit_is_refused_before_sending(
     status = page.locator("#upload-list .upload .upload-status")
     expect(status).to_have_text("Refused: big.mov is 3.0 MB, over the upload limit of 2.0 MB.")
     assert sent == [], "nothing was sent"
+
+
+# --- subtitle files and the source timecode ---------------------------------------------------
+
+SRT = "1\n00:00:01,000 --> 00:00:02,000\nHello there.\n\n"
+
+
+def test_a_clip_with_a_subtitle_file_and_a_timecode_follows_its_job_to_a_verdict(
+    signed_in_page: PageFactory, dashboard: Dashboard, clips: list[Path], tmp_path: Path
+) -> None:
+    subtitle = tmp_path / f"{clips[0].stem}.en.srt"
+    subtitle.write_text(SRT, encoding="utf-8")
+    page = signed_in_page("member")
+    page.goto(f"{dashboard.url}/submit")
+    page.get_by_label("Source timecode").fill("10:00:00:00")
+    page.locator("#s-files").set_input_files(str(clips[0]))
+    page.get_by_label("Subtitle files").set_input_files(str(subtitle))
+    page.get_by_role("button", name="Upload and check").click()
+    item = page.locator("#upload-list .upload")
+    expect(item).to_have_count(1)
+    expect(item.locator(".upload-status")).to_contain_text("Done, verdict ", timeout=JOB_TIMEOUT_MS)
+    job_id = str(item.locator(".upload-status a").get_attribute("href")).split("/")[-1]
+    job = dashboard.job(job_id)
+    assert job["inputs"]["timecodeStart"] == "10:00:00:00"
+    assert [s["name"] for s in job["inputs"]["subtitles"]] == [subtitle.name]
+    checked = [f for f in job["subtitles"] or [] if f["streamIndex"] is None]
+    assert [(f["name"], f["cueCount"], f["error"]) for f in checked] == [(subtitle.name, 1, None)]
+
+
+def test_a_bad_subtitle_file_or_timecode_shows_the_server_s_sentence(
+    signed_in_page: PageFactory, dashboard: Dashboard, clips: list[Path], tmp_path: Path
+) -> None:
+    notes = tmp_path / "take-1.en.srt"
+    notes.write_text("Delivery notes.\nEpisode 3 is late.\n", encoding="utf-8")
+    page = signed_in_page("member")
+    page.goto(f"{dashboard.url}/submit")
+    expect_console_error(page, r"status of 422")  # the refused uploads, on purpose
+    page.locator("#s-files").set_input_files(str(clips[0]))
+    page.get_by_label("Subtitle files").set_input_files(str(notes))
+    page.get_by_role("button", name="Upload and check").click()
+    status = page.locator("#upload-list .upload .upload-status")
+    expect(status).to_have_text(
+        re.compile(r"^Refused: subtitles: take-1\.en\.srt is not a subtitle file")
+    )
+    page.get_by_label("Source timecode").fill("25:00:00:00")
+    page.locator("#s-files").set_input_files(str(clips[0]))
+    page.get_by_role("button", name="Upload and check").click()
+    expect(status.nth(1)).to_have_text(
+        re.compile(r"^Refused: timecode_start: '25:00:00:00' is not a timecode")
+    )
+
+
+def test_a_subtitle_file_that_fits_no_media_file_is_refused_on_the_page(
+    signed_in_page: PageFactory, dashboard: Dashboard, clips: list[Path], tmp_path: Path
+) -> None:
+    stray = tmp_path / "EP09.en.srt"
+    stray.write_text(SRT, encoding="utf-8")
+    page = signed_in_page("member")
+    page.goto(f"{dashboard.url}/submit")
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/qc/jobs" in r.url else None)
+    page.locator("#s-files").set_input_files([str(c) for c in clips])
+    page.get_by_label("Subtitle files").set_input_files(str(stray))
+    page.get_by_role("button", name="Upload and check").click()
+    refused = page.locator("#upload-list .upload.is-refused")
+    expect(refused.locator(".upload-name")).to_have_text("EP09.en.srt")
+    expect(refused.locator(".upload-status")).to_have_text(
+        "Refused: EP09.en.srt goes with none of the media files: name a subtitle file after "
+        "its video, e.g. take-1.en.srt."
+    )
+    items = page.locator("#upload-list .upload:not(.is-refused) .upload-status")
+    expect(items).to_have_count(2)
+    for index in range(2):
+        expect(items.nth(index)).to_contain_text("Done, verdict ", timeout=JOB_TIMEOUT_MS)
+    assert len(sent) == 2, "one request per media file, none for the stray subtitle file"

@@ -22,6 +22,7 @@ from kickflow.errors import (
 from kickflow.jobs import DEFAULT_PROFILE, Job, JobState
 from tests.contract.accounts import AccountsContract
 from tests.contract.harness import ContractStore
+from tests.contract.inputs import JobInputsContract
 from tests.contract.listing import ListingContract
 from tests.contract.people import PeopleContract
 from tests.contract.profiles import OrgProfilesContract
@@ -51,7 +52,12 @@ def finished(store: ContractStore, name: str, state: JobState) -> Job:
 
 
 class TestUserContract(
-    AccountsContract, ServiceContract, OrgProfilesContract, ListingContract, PeopleContract
+    AccountsContract,
+    ServiceContract,
+    OrgProfilesContract,
+    ListingContract,
+    PeopleContract,
+    JobInputsContract,
 ):
     # --- organisations and the global pause -------------------------------------------------
 

@@ -4,14 +4,16 @@ worker tests run without FFmpeg: it reads the file it is given, reports progress
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kickflow.config import Settings
+from kickflow.media.inputs import SubtitleInput
 from kickflow.profiles import Profile
 
 OnProgress = Callable[[float], None]
@@ -38,6 +40,9 @@ class Seen:
     settings: Settings | None
     work_dir: Path | None
     display_name: str | None
+    timecode_start: str | None = None
+    # Each subtitle file handed over: its delivered name and its bytes (None: no file there).
+    subtitles: tuple[tuple[str, bytes | None], ...] = ()
 
 
 def steady(on_progress: OnProgress) -> None:
@@ -76,9 +81,16 @@ class FakeEngine:
         settings: Settings | None = None,
         work_dir: Path | None = None,
         display_name: str | None = None,
+        timecode_start: str | None = None,
+        subtitles: Sequence[SubtitleInput] = (),
+        transcriber: object | None = None,
     ) -> FakeReport:
         content = path.read_bytes()
-        self.seen.append(Seen(path, content, profile.name, settings, work_dir, display_name))
+        given = tuple(
+            (s.name, s.path.read_bytes() if s.path.is_file() else None) for s in subtitles
+        )
+        seen = Seen(path, content, profile.name, settings, work_dir, display_name)
+        self.seen.append(dataclasses.replace(seen, timecode_start=timecode_start, subtitles=given))
         self.entered.set()
         assert on_progress is not None, "the pipeline always passes its progress path"
         self.script(on_progress)

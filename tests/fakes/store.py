@@ -46,6 +46,7 @@ from kickflow.jobs import (
     Job,
     JobEvent,
     JobHistory,
+    JobInputs,
     JobState,
     JobStore,
     NewJob,
@@ -107,11 +108,12 @@ class FakeJobStore(
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> NewJob:
         return NewJob(
             org_id, source_type, source_ref, file_name, profile,
             max_attempts or self.settings.max_attempts, project, priority, idempotency_key,
-            file_size, delay_seconds, profile_source,
+            file_size, delay_seconds, profile_source, inputs or JobInputs(),
         )  # fmt: skip
 
     def enqueue(
@@ -129,12 +131,13 @@ class FakeJobStore(
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> Job:
         new = self.new_job(
             org_id, source_type, source_ref, file_name=file_name, profile=profile,
             project=project, priority=priority, idempotency_key=idempotency_key,
             file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
-            profile_source=profile_source,
+            profile_source=profile_source, inputs=inputs,
         )  # fmt: skip
         with self._tx("enqueue", new) as now:
             existing = self._by_key(new.org_id, new.idempotency_key)
@@ -199,6 +202,7 @@ class FakeJobStore(
             lease_expires_at=None, worker_id=None, heartbeat_at=None, cancel_requested=False,
             pause_requested=False, error_code=None, error_message=None, verdict=None,
             report=None, created_at=now, started_at=None, finished_at=None, updated_at=now,
+            inputs=new.inputs,
         )  # fmt: skip
         self._put(job)
         self._event(job, "enqueued", now, to_state=Q.value)

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from kickflow.errors import TimecodeInvalid
+from kickflow.media.timecode import parse_timecode_text
 
 # Job ids are UUIDs; anything outside this alphabet cannot be one (and NUL bytes would reach
 # the database, which PostgreSQL refuses).
@@ -17,6 +28,8 @@ JobIds = Annotated[list[JobId], Field(min_length=1, max_length=1000)]
 
 
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+PathText = Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=TEXT_PATTERN)]
+MAX_SUBTITLES = 100  # the schema's own bound; KICKFLOW_MAX_SUBTITLE_FILES is checked by the route
 
 
 class Body(BaseModel):
@@ -27,7 +40,14 @@ class PathSource(Body):
     """A file on the service's file system, under one of KICKFLOW_ALLOWED_ROOTS."""
 
     type: Literal["path"]
-    path: Annotated[str, StringConstraints(min_length=1, max_length=4096, pattern=TEXT_PATTERN)]
+    path: PathText
+
+
+class SubtitlePath(Body):
+    """A subtitle file delivered beside the media: a path under the allowed roots too."""
+
+    type: Literal["path"] = "path"
+    path: PathText
 
 
 class SubmitOptions(Body):
@@ -47,12 +67,36 @@ class SubmitOptions(Body):
     ] = 0
     project: Text200 | None = None
     idempotency_key: Text200 | None = Field(None, alias="idempotencyKey")
+    timecode_start: Annotated[str, StringConstraints(max_length=32)] | None = Field(
+        None,
+        alias="timecodeStart",
+        description="Source timecode of the first frame, HH:MM:SS:FF (HH:MM:SS;FF = "
+        "drop-frame); overrides the file's own.",
+    )
+
+    @field_validator("timecode_start")
+    @classmethod
+    def _timecode(cls, value: str | None) -> str | None:
+        """Checked when submitted, so a typo is a 422 now, not a failed job later."""
+        if value is None or not value.strip():
+            return None
+        try:
+            parse_timecode_text(value)
+        except TimecodeInvalid as exc:
+            raise PydanticCustomError("timecode", exc.message) from None
+        return value.strip()
 
 
 class SubmitJob(SubmitOptions):
     """``POST /api/qc/jobs`` with a JSON body."""
 
     source: PathSource
+    subtitles: list[SubtitlePath] = Field(
+        default_factory=list,
+        max_length=MAX_SUBTITLES,
+        description="Subtitle files delivered with the media (SRT, WebVTT, TTML, ASS/SSA), "
+        "at most KICKFLOW_MAX_SUBTITLE_FILES.",
+    )
 
 
 class OneOrMany(Body):

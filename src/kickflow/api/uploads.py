@@ -8,6 +8,12 @@ becoming a job that fails on a worker. A file part without a file name (what a b
 for a file input left empty) is skipped. A client that disconnects mid-way
 is logged as one INFO line, not as an error: the batch is discarded like any refused request.
 
+Subtitle files come in the same request, in the field ``subtitles`` (repeatable): they go to a
+batch of their own (:class:`SubtitleIntake`; they never count against
+KICKFLOW_MAX_FILES_PER_UPLOAD), each capped at KICKFLOW_MAX_SUBTITLE_MB while it arrives and
+checked by the timed-text loader when its part ends, so a bad one refuses the request before
+any job exists. How they pair with the media files: :mod:`kickflow.jobs.sidecars`.
+
 The batch is synchronous (with S3 its writes are network calls): the parser runs in a worker
 thread, and so does the discarding of a refused request, shielded from cancellation so that a
 client that goes away cannot leave stored parts behind.
@@ -16,22 +22,34 @@ client that goes away cannot leave stored parts behind.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 from fastapi import Request
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from kickflow.errors import PlaylistRefused, RequestInvalid, StorageError, UploadNotMedia
+from kickflow.config import Settings
+from kickflow.errors import (
+    PlaylistRefused,
+    RequestInvalid,
+    StorageError,
+    SubtitleRefused,
+    UploadNotMedia,
+)
+from kickflow.jobs import sidecars
 from kickflow.jobs.models import Job
 from kickflow.media.formats import refusal_for
 from kickflow.media.inputs import SNIFF_BYTES, content_refusal, image_format
 from kickflow.storage import Storage, UploadBatch
 
 FILE_FIELD = "file"
+SUBTITLE_FIELD = "subtitles"
 MAX_FIELD_BYTES = 4096
 NO_FILES = "file: at least one file is required"
 SKIPPED = "\x00skipped"  # the field of a part that is read and dropped (an empty file input)
@@ -45,6 +63,62 @@ class UploadForm:
 
     fields: dict[str, str] = field(default_factory=dict)
     file_names: list[str] = field(default_factory=list)
+    subtitle_names: list[str] = field(default_factory=list)
+
+
+class SubtitleIntake:
+    """The subtitle file parts of one upload request: stored in their own ``batch`` and
+    copied to a scratch file for the loader's check (deleted by :meth:`close`). At most
+    ``KICKFLOW_MAX_SUBTITLE_FILES`` per media file the request may carry."""
+
+    def __init__(self, batch: UploadBatch, settings: Settings) -> None:
+        self.batch = batch
+        self.settings = settings
+        self.limit = sidecars.max_bytes(settings)
+        self.max_count = settings.max_subtitle_files * max(1, settings.max_files_per_upload)
+        self.names: list[str] = []
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        self._copy: BinaryIO | None = None
+        self._size = 0
+
+    def start(self, name: str) -> None:
+        if len(self.names) >= self.max_count:
+            sidecars.check_count(len(self.names) + 1, self.settings)
+            raise SubtitleRefused(f"more than {self.max_count} subtitle files in one request.")
+        self.batch.start_file(name)
+        self.names.append(name)
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="kickflow-subtitles-")
+        self._copy = self._scratch_path().open("wb")
+        self._size = 0
+
+    def _scratch_path(self) -> Path:
+        assert self._scratch is not None
+        return Path(self._scratch.name) / str(len(self.names))
+
+    def write(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self.limit:
+            raise SubtitleRefused(sidecars.too_big_message(self.names[-1], self._size, self.limit))
+        assert self._copy is not None
+        self._copy.write(data)
+        self.batch.write(data)
+
+    def finish(self) -> None:
+        """The part ended: the loader checks the whole file before the batch keeps it."""
+        assert self._copy is not None
+        self._copy.close()
+        self._copy = None
+        sidecars.check_file(self._scratch_path(), self.names[-1], self.settings)
+        self.batch.finish_file()
+
+    def close(self) -> None:
+        if self._copy is not None:
+            self._copy.close()
+            self._copy = None
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
 
 def not_media(name: str, head: bytes) -> UploadNotMedia | None:
@@ -68,9 +142,15 @@ def _has_words(head: bytes) -> bool:
 class _Receiver:
     """Callbacks for python-multipart's streaming parser."""
 
-    def __init__(self, batch: UploadBatch, before_files: FieldsCheck | None) -> None:
+    def __init__(
+        self,
+        batch: UploadBatch,
+        before_files: FieldsCheck | None,
+        subtitles: SubtitleIntake | None,
+    ) -> None:
         self.batch = batch
         self.before_files = before_files
+        self.subtitles = subtitles
         self.form = UploadForm()
         self._head = bytearray()
         self._sniffed = False
@@ -106,19 +186,36 @@ class _Receiver:
             if not filename:
                 self._field = SKIPPED
                 return
-            if self.before_files is not None and not self.form.file_names:
-                self.before_files(self.form.fields)
+            self._check_fields_first()
             decoded = _decode(filename, "file name")
             self.batch.start_file(decoded)
             self.form.file_names.append(decoded)
             self._head.clear()
             self._sniffed = False
+        elif name == SUBTITLE_FIELD and filename is not None and self.subtitles is not None:
+            if not filename:
+                self._field = SKIPPED
+                return
+            self._check_fields_first()
+            self.subtitles.start(_decode(filename, "subtitle file name"))
         elif filename is not None:
-            raise RequestInvalid(f"{name or 'unnamed part'}: files go in the field 'file'")
+            raise RequestInvalid(
+                f"{name or 'unnamed part'}: files go in the field 'file' "
+                "(subtitle files in 'subtitles')"
+            )
         self._field = name
+
+    def _check_fields_first(self) -> None:
+        """``before_files`` runs before the first file of either kind is stored."""
+        started = bool(self.form.file_names) or bool(self.subtitles and self.subtitles.names)
+        if self.before_files is not None and not started:
+            self.before_files(self.form.fields)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._field == SKIPPED:
+            return
+        if self._field == SUBTITLE_FIELD and self.subtitles is not None:
+            self.subtitles.write(data[start:end])
             return
         if self._field == FILE_FIELD:
             self.batch.write(data[start:end])
@@ -139,6 +236,9 @@ class _Receiver:
 
     def on_part_end(self) -> None:
         if self._field == SKIPPED:
+            return
+        if self._field == SUBTITLE_FIELD and self.subtitles is not None:
+            self.subtitles.finish()
             return
         if self._field == FILE_FIELD:
             self.batch.finish_file()  # an empty file is refused here, before the sniff
@@ -166,13 +266,17 @@ def _boundary(content_type: str) -> bytes:
 
 
 async def receive(
-    request: Request, batch: UploadBatch, before_files: FieldsCheck | None = None
+    request: Request,
+    batch: UploadBatch,
+    before_files: FieldsCheck | None = None,
+    subtitles: SubtitleIntake | None = None,
 ) -> UploadForm:
-    """Stream the request's multipart body into ``batch``; returns the other form fields.
-    ``before_files(fields)`` runs once: before the first file is written, with the fields sent
-    before it (a form's CSRF token, which pages put first), or at the end when there is no
-    file; it may raise to refuse."""
-    receiver = _Receiver(batch, before_files)
+    """Stream the request's multipart body into ``batch`` (subtitle files into
+    ``subtitles``; without it a ``subtitles`` file part is refused); returns the other form
+    fields. ``before_files(fields)`` runs once: before the first file is written, with the
+    fields sent before it (a form's CSRF token, which pages put first), or at the end when
+    there is no file; it may raise to refuse."""
+    receiver = _Receiver(batch, before_files, subtitles)
     callbacks = {
         name: getattr(receiver, name)
         for name in dir(receiver)
@@ -196,6 +300,7 @@ async def receive(
         if before_files is not None:
             before_files(receiver.form.fields)  # it runs once, files or not
         raise RequestInvalid(NO_FILES)
+    receiver.form.subtitle_names = list(subtitles.names) if subtitles else []
     return receiver.form
 
 
@@ -223,6 +328,9 @@ def remove_job_files(storage: Storage, job: Job) -> None:
     """A deleted job's upload and artefacts (the job itself is gone: failures are logged)."""
     if job.source_type == "upload":
         remove_upload(storage, job.source_ref)
+    for sidecar in job.inputs.subtitles:
+        if sidecar.source_type == "upload":
+            remove_upload(storage, sidecar.source_ref)
     try:
         storage.remove_job_artifacts(job.org_id, job.id)
     except StorageError as exc:

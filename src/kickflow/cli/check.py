@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from kickflow.config import Settings
+    from kickflow.media.inputs import SubtitleInput
+    from kickflow.speech.transcribe import Transcriber
 
 # The engine, the profiles and rich are imported by the command that runs, not for --help
 # (start-up: benchmarks/bench_startup.py).
@@ -52,6 +57,35 @@ def _write(target: str, text: str) -> None:
         Path(target).write_text(text, encoding="utf-8")
 
 
+def subtitle_inputs(paths: Sequence[Path], settings: Settings) -> list[SubtitleInput]:
+    """The ``--subtitles`` files, each pre-checked (missing, empty, too big, not subtitles:
+    one sentence and exit 2, before any decode), at most KICKFLOW_MAX_SUBTITLE_FILES."""
+    from kickflow.errors import SubtitleRefused
+    from kickflow.media.inputs import SubtitleInput
+    from kickflow.subtitles.load import check_subtitle_file
+
+    limit = settings.max_subtitle_files
+    if len(paths) > limit:
+        raise SubtitleRefused(
+            f"{len(paths)} subtitle files: a check takes at most {limit} "
+            "(KICKFLOW_MAX_SUBTITLE_FILES)."
+        )
+    max_bytes = int(settings.max_subtitle_mb * 1_000_000)
+    for path in paths:
+        check_subtitle_file(path, path.name, max_bytes=max_bytes)
+    return [SubtitleInput(path, path.name) for path in paths]
+
+
+def transcriber_for(settings: Settings) -> Transcriber | None:
+    """The transcription client when a provider key is configured; its module (an HTTP
+    client) is imported only then, keeping it out of every other check's start-up."""
+    if not settings.resolved_transcription_key():
+        return None
+    from kickflow.speech.transcribe import transcriber_from_settings
+
+    return transcriber_from_settings(settings)
+
+
 def check(
     input_path: Annotated[Path, typer.Argument(metavar="INPUT", help="Media file to check.")],
     profile: ProfileOpt = "ebu-r128",
@@ -62,6 +96,16 @@ def check(
         str | None, typer.Option("--html", help="Write a self-contained HTML report.")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on needs_review.")] = False,
+    subtitles: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--subtitles",
+            "-s",
+            metavar="FILE",
+            help="A subtitle file delivered with INPUT (SRT, WebVTT, TTML, ASS/SSA); "
+            "repeat for each.",
+        ),
+    ] = None,
     timecode_start: Annotated[
         str | None,
         typer.Option(
@@ -79,6 +123,9 @@ def check(
     if timecode_start is not None:  # before the profile and the decode: a typo costs nothing
         parse_timecode_text(timecode_start)
     from kickflow.config import get_settings
+
+    settings = get_settings()
+    sidecars = subtitle_inputs(subtitles or [], settings)  # before the decode too
     from kickflow.engine import check_file
     from kickflow.profiles import load_profile
 
@@ -88,8 +135,10 @@ def check(
             input_path,
             spec,
             on_progress=on_progress,
-            settings=get_settings(),
+            settings=settings,
             timecode_start=timecode_start,
+            subtitles=sidecars,
+            transcriber=transcriber_for(settings),
         )
     data: dict[str, Any] = report.to_dict()
     if json_out:

@@ -14,7 +14,7 @@ from kickflow.cli.defaults import DEFAULT_PROFILE, LOCAL_ORG
 from kickflow.errors import SourceNotAllowed
 
 if TYPE_CHECKING:  # the store is imported by the commands that open it
-    from kickflow.jobs import BulkResult, Job, JobStore, NewJob
+    from kickflow.jobs import BulkResult, Job, JobStore, NewJob, Sidecar
     from kickflow.storage import Storage, StoredUpload
 
 jobs_app = typer.Typer(help="Submit and manage QC jobs.", no_args_is_help=True)
@@ -62,21 +62,58 @@ def submit(
     ] = 0,
     project: Annotated[str | None, typer.Option("--project")] = None,
     org: OrgOpt = LOCAL_ORG,
+    subtitles: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--subtitles",
+            "-s",
+            metavar="FILE",
+            exists=True,
+            dir_okay=False,
+            help="A subtitle file delivered with the media (repeatable); with several PATHs "
+            "each goes with the one its name starts with (EP01.mov takes EP01.en.srt).",
+        ),
+    ] = None,
+    timecode_start: Annotated[
+        str | None,
+        typer.Option(
+            "--timecode-start",
+            metavar="TC",
+            help="Source timecode of the first frame, HH:MM:SS:FF (;FF = drop-frame).",
+        ),
+    ] = None,
 ) -> None:
     """Queue one job per file and print the new job ids (all of them, or none)."""
     from kickflow.config import get_settings
+    from kickflow.jobs import JobInputs, sidecars
+    from kickflow.media.timecode import parse_timecode_text
     from kickflow.profiles import load_profile
     from kickflow.storage import open_storage
 
+    if timecode_start:
+        parse_timecode_text(timecode_start)
+    settings = get_settings()
+    subs = subtitles or []
+    paired = sidecars.pair([p.name for p in paths], [s.name for s in subs], settings)
+    for sub in subs:  # refused now, before a job or a copy exists
+        sidecars.check_file(sub, sub.name, settings)
     load_profile(profile)  # an unknown profile is refused now, not by the worker later
     store, org_id = _open(org)
     store.ensure_queue_room(org_id, len(paths))  # refused before anything is copied
-    storage = open_storage(get_settings())
+    storage = open_storage(settings)
     copies: list[str] = []
     try:
         options = {"profile": profile, "priority": priority, "project": project}
+
+        def inputs(n: int) -> JobInputs:
+            own = tuple(_sidecar(storage, org_id, subs[i], copies) for i in paired[n])
+            return JobInputs(own, timecode_start or None)
+
         jobs = store.enqueue_many(
-            [_new_job(store, storage, org_id, p, copies, options) for p in paths]
+            [
+                _new_job(store, storage, org_id, p, copies, options | {"inputs": inputs(n)})
+                for n, p in enumerate(paths)
+            ]
         )
     except BaseException:
         for ref in copies:  # a refused submission leaves no copy behind
@@ -96,24 +133,35 @@ def _new_job(
 ) -> NewJob:
     """The job for one file with ``options``: a path job when the file is under the allowed
     roots, else a copy in the upload storage (its reference is added to ``copies``)."""
+    kind, ref, name, size = _placed(storage, org_id, path, copies)
+    return store.new_job(org_id, kind, ref, file_name=name, file_size=size, **options)
+
+
+def _sidecar(storage: Storage, org_id: str, path: Path, copies: list[str]) -> Sidecar:
+    """A subtitle file for a job, placed as the media files are."""
+    from kickflow.jobs import Sidecar
+
+    return Sidecar(*_placed(storage, org_id, path, copies))
+
+
+def _placed(
+    storage: Storage, org_id: str, path: Path, copies: list[str]
+) -> tuple[str, str, str, int | None]:
+    """(source type, reference, name, size) of ``path`` for the workers: itself when it is
+    under the allowed roots, else a copy in the upload storage (added to ``copies``)."""
     from kickflow.config import get_settings
     from kickflow.jobs import sources
 
-    settings = get_settings()
     ref = str(path.resolve())
     try:
-        info = sources.inspect("path", ref, settings)
-        return store.new_job(
-            org_id, "path", ref, file_name=info.file_name, file_size=info.size, **options
-        )
+        info = sources.inspect("path", ref, get_settings())
+        return "path", ref, info.file_name, info.size
     except SourceNotAllowed:
         pass  # a local user may read the file anyway: store a copy the workers can read
     stored = _copy_into_storage(path, org_id, storage)
     copies.append(stored.ref)
     typer.echo(f"{path}: copied into storage: not under KICKFLOW_ALLOWED_ROOTS", err=True)
-    return store.new_job(
-        org_id, "upload", stored.ref, file_name=stored.name, file_size=stored.size, **options
-    )
+    return "upload", stored.ref, stored.name, stored.size
 
 
 def _row(job: Job) -> str:

@@ -41,7 +41,9 @@ Public API (everything else in this package is internal)::
     # submit and read (org_id=None means every organisation: operators and local CLI only)
     info = sources.inspect("path"|"upload", ref, settings)  # -> SourceInfo(file_name, size)
     job = store.enqueue(org, "path", ref, file_name=..., profile=..., project=, priority=,
-                        idempotency_key=, file_size=, max_attempts=)
+                        idempotency_key=, file_size=, max_attempts=,
+                        inputs=JobInputs(subtitles=(Sidecar("path", ref, "EP01.en.srt"),),
+                                         timecode_start="10:00:00:00"))
     jobs = store.enqueue_many([store.new_job(org, "upload", ref, file_name=...), ...])
     store.ensure_queue_room(org, n)            # QueueLimitReached before an upload is stored
     store.get(org, job_id) -> Job (JobNotFound)    store.list_jobs(org, state=, verdict=, project=,
@@ -104,8 +106,10 @@ from kickflow.jobs.models import (
     HeartbeatReply,
     Job,
     JobEvent,
+    JobInputs,
     Lease,
     ReapResult,
+    Sidecar,
     WorkerInfo,
 )
 from kickflow.jobs.org_profiles import OrgProfile
@@ -144,6 +148,7 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobHistory",
+    "JobInputs",
     "JobState",
     "JobStore",
     "Lease",
@@ -154,6 +159,7 @@ __all__ = [
     "Principal",
     "ReapResult",
     "Role",
+    "Sidecar",
     "SqlJobStore",
     "TokenInfo",
     "User",

@@ -11,6 +11,58 @@ from kickflow.jobs.states import TERMINAL, JobState
 
 
 @dataclass(frozen=True)
+class Sidecar:
+    """A file delivered beside the job's media (a subtitle file): where it comes from, the way
+    the main file does (``path`` under the allowed roots, ``upload`` in storage), and the
+    name it was delivered under, which reports show (never ``source_ref``)."""
+
+    source_type: str
+    source_ref: str
+    name: str
+    size: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Sidecar:
+        size = data.get("size")
+        return cls(
+            str(data["source_type"]),
+            str(data["source_ref"]),
+            str(data["name"]),
+            None if size is None else int(size),
+        )
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """What a job is checked with besides its media file and profile: subtitle files
+    delivered with it and a source timecode that overrides the file's. Stored with the job
+    (one JSON column), so every attempt, on any worker, checks the same delivery."""
+
+    subtitles: tuple[Sidecar, ...] = ()
+    timecode_start: str | None = None  # HH:MM:SS:FF (";" = drop-frame), checked at submission
+
+    def __bool__(self) -> bool:
+        return bool(self.subtitles) or self.timecode_start is not None
+
+    def to_json(self) -> dict[str, Any] | None:
+        """The stored form; None when there is nothing (the column stays NULL)."""
+        if not self:
+            return None
+        return {
+            "subtitles": [dataclasses.asdict(s) for s in self.subtitles],
+            "timecode_start": self.timecode_start,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> JobInputs:
+        if not data:
+            return cls()
+        subtitles = tuple(Sidecar.from_json(s) for s in data.get("subtitles") or ())
+        start = data.get("timecode_start")
+        return cls(subtitles, None if start is None else str(start))
+
+
+@dataclass(frozen=True)
 class Job:
     """One job row. Times are epoch seconds from the database clock."""
 
@@ -48,10 +100,12 @@ class Job:
     started_at: float | None
     finished_at: float | None
     updated_at: float
+    inputs: JobInputs = JobInputs()  # subtitle files and per-job options (column ``inputs``)
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> Job:
         values = {f.name: row[f.name] for f in dataclasses.fields(cls)}
+        values["inputs"] = JobInputs.from_json(values["inputs"])
         values["state"] = JobState(values["state"])
         values["cancel_requested"] = bool(values["cancel_requested"])
         values["pause_requested"] = bool(values["pause_requested"])

@@ -28,6 +28,7 @@ from kickflow.jobs.models import (
     HeartbeatReply,
     Job,
     JobEvent,
+    JobInputs,
     Lease,
     ReapResult,
     WorkerInfo,
@@ -320,11 +321,14 @@ class JobStore(WorkerPort, PeoplePort, Protocol):
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> Job:
         """Queue a job; the same idempotency key in the same organisation returns the first
         job. QueueLimitReached when the organisation has ``org_max_queued`` queued jobs.
         ``profile_source``: a custom profile's TOML, kept with the job and judged by (later
-        changes to the organisation's profile never reach a submitted job)."""
+        changes to the organisation's profile never reach a submitted job). ``inputs``:
+        subtitle files delivered with the media and per-job options (a source timecode),
+        stored as given (the caller checks them) and handed to the worker with the job."""
         ...
 
     def enqueue_many(self, items: Sequence[NewJob]) -> list[Job]:
@@ -346,6 +350,7 @@ class JobStore(WorkerPort, PeoplePort, Protocol):
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> NewJob:
         """A job description for :meth:`enqueue_many` (defaults as in :meth:`enqueue`)."""
         ...

@@ -12,14 +12,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from kickflow.errors import JobNotFound, QueueLimitReached, RequestInvalid
 from kickflow.jobs import states
-from kickflow.jobs.models import Job
+from kickflow.jobs.models import Job, JobInputs
 from kickflow.jobs.ops import (
     add_event,
     cleared_lease,
@@ -52,6 +52,7 @@ class NewJob:
     file_size: int | None = None
     delay_seconds: float = 0.0
     profile_source: str | None = None  # a custom profile's TOML, snapshotted into the job
+    inputs: JobInputs = field(default_factory=JobInputs)  # subtitle files, per-job options
 
 
 def find_by_key(conn: Connection, org_id: str, key: str) -> Job | None:
@@ -113,6 +114,7 @@ def _insert(conn: Connection, new: NewJob) -> Job:
                 source_ref=new.source_ref,
                 profile=new.profile,
                 profile_source=new.profile_source,
+                inputs=new.inputs.to_json(),
                 idempotency_key=new.idempotency_key,
                 state=JobState.QUEUED.value,
                 max_attempts=new.max_attempts,
@@ -136,7 +138,8 @@ def _row(new: NewJob, now: float) -> dict[str, object]:
         "id": str(uuid.uuid4()), "org_id": new.org_id, "project": new.project,
         "file_name": new.file_name, "file_size": new.file_size,
         "source_type": new.source_type, "source_ref": new.source_ref, "profile": new.profile,
-        "profile_source": new.profile_source, "idempotency_key": None,
+        "profile_source": new.profile_source, "inputs": new.inputs.to_json(),
+        "idempotency_key": None,
         "state": JobState.QUEUED.value,
         "max_attempts": new.max_attempts, "priority": new.priority,
         "run_at": now + new.delay_seconds, "created_at": now, "updated_at": now,

@@ -76,6 +76,9 @@ jobs = sa.Table(
     sa.Column("started_at", Epoch, nullable=True),
     sa.Column("finished_at", Epoch, nullable=True),
     sa.Column("updated_at", Epoch, nullable=False),
+    # Subtitle files delivered with the media and per-job options (JobInputs.to_json; NULL:
+    # none), migration 0009. Never filtered on: a column of the row, read with it.
+    sa.Column("inputs", sa.JSON, nullable=True),
     sa.CheckConstraint(
         "state IN ('queued', 'running', 'completed', 'failed', 'cancelled', 'paused')",
         name="ck_jobs_state",

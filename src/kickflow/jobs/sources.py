@@ -386,3 +386,4 @@ class UploadSource:
 
 register(PathSource())
 register(UploadSource())
+from kickflow.jobs import url_source as _url_source  # noqa: E402, F401 - registers "url"

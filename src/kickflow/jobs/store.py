@@ -36,6 +36,7 @@ from kickflow.jobs.models import (
     HeartbeatReply,
     Job,
     JobEvent,
+    JobInputs,
     Lease,
     ReapResult,
     WorkerInfo,
@@ -223,6 +224,7 @@ class SqlJobStore(bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, 
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> Job:
         """Queue a job; the same idempotency key in the same organisation returns the first job.
         QueueLimitReached when the organisation has ``org_max_queued`` queued jobs already."""
@@ -230,7 +232,7 @@ class SqlJobStore(bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, 
             org_id, source_type, source_ref, file_name=file_name, profile=profile,
             project=project, priority=priority, idempotency_key=idempotency_key,
             file_size=file_size, max_attempts=max_attempts, delay_seconds=delay_seconds,
-            profile_source=profile_source,
+            profile_source=profile_source, inputs=inputs,
         )  # fmt: skip
         try:
             return self._write(lambda c: queue.enqueue(c, new, self.settings.org_max_queued))
@@ -282,12 +284,13 @@ class SqlJobStore(bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, 
         max_attempts: int | None = None,
         delay_seconds: float = 0.0,
         profile_source: str | None = None,
+        inputs: JobInputs | None = None,
     ) -> queue.NewJob:
         """A job description for ``enqueue_many`` (defaults as in ``enqueue``)."""
         return queue.NewJob(
             org_id, source_type, source_ref, file_name, profile,
             max_attempts or self.settings.max_attempts, project, priority, idempotency_key,
-            file_size, delay_seconds, profile_source,
+            file_size, delay_seconds, profile_source, inputs or JobInputs(),
         )  # fmt: skip
 
     def get(self, org_id: str | None, job_id: str) -> Job:

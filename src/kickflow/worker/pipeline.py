@@ -5,34 +5,50 @@ pictures at the video findings, :mod:`kickflow.worker.thumbnails`) → reporting
 Every outcome ends in exactly one fenced write (complete, fail, release, cancel or pause
 acknowledgement); a rejected write means another worker owns the job now, so this attempt's
 outputs are dropped. ``(job_id, attempt)`` identifies the attempt for idempotent side effects.
+
+The job's inputs go to the engine as submitted: its subtitle files, each fetched into the
+attempt's directory through the same sources as the main file (capped at
+KICKFLOW_MAX_SUBTITLE_MB), and its source timecode. A subtitle file that cannot be fetched
+(gone, refused) does not fail the job: the media is still checked and that file gets a
+finding under its delivered name; a transient error (the service unreachable) retries the
+attempt like any other.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kickflow.config import Settings
 from kickflow.errors import (
     FileTooLarge,
+    InputError,
     JobCancelRequested,
     JobPauseRequested,
     JobReleased,
     KickflowError,
     LeaseLost,
 )
-from kickflow.jobs import Claimed, Job, Lease, WorkerPort, sources
+from kickflow.jobs import Claimed, Job, Lease, WorkerPort, sidecars, sources
+from kickflow.media.inputs import SubtitleInput
 from kickflow.profiles import Profile, load_profile, load_profile_text
+from kickflow.speech.transcribe import transcriber_from_settings
 from kickflow.storage import Storage, open_storage
 from kickflow.worker import logs
 from kickflow.worker.control import JobControl, too_large_message
 from kickflow.worker.messages import failure_message, redact, unexpected_message
 from kickflow.worker.tempdirs import job_dir
 from kickflow.worker.thumbnails import ArtifactSink, Thumbnailer
+
+if TYPE_CHECKING:
+    from kickflow.speech.transcribe import Transcriber
+
+SUBTITLES_DIR = "subtitles"
+UNFETCHED = "unavailable"  # an absent file: the loader reports the delivered name as unreadable
 
 
 class QCReport(Protocol):
@@ -54,6 +70,9 @@ class QCEngine(Protocol):
         settings: Settings | None = None,
         work_dir: Path | None = None,
         display_name: str | None = None,
+        timecode_start: str | None = None,
+        subtitles: Sequence[SubtitleInput] = (),
+        transcriber: Transcriber | None = None,
     ) -> QCReport: ...
 
 
@@ -66,6 +85,11 @@ class JobFiles(ArtifactSink, Protocol):
     total)`` as bytes arrive), and ``put_artifact`` stores what the attempt made."""
 
     def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path: ...
+
+    def fetch_sidecar(self, job: Job, lease: Lease, index: int, dest_dir: Path) -> Path:
+        """Copy the job's ``index``-th subtitle file into ``dest_dir`` (created), capped at
+        KICKFLOW_MAX_SUBTITLE_MB; an InputError naming it when it cannot be had."""
+        ...
 
 
 class LocalInputs:
@@ -93,6 +117,9 @@ class LocalInputs:
         if max_bytes and info.size is not None and info.size > max_bytes:
             raise FileTooLarge(too_large_message(info.size, max_bytes))
         return source.fetch(job.source_ref, dest_dir, self.settings, on_bytes)
+
+    def fetch_sidecar(self, job: Job, lease: Lease, index: int, dest_dir: Path) -> Path:
+        return sidecars.fetch(job.inputs.subtitles[index], dest_dir, self.settings)
 
 
 def default_engine() -> QCEngine:
@@ -159,6 +186,7 @@ def _analyse(
     path = ctx.inputs.fetch(
         job, control.lease, tmp, lambda done, total: control.on_bytes(done, total, max_bytes)
     )
+    subtitles = subtitle_inputs(ctx.inputs, job, control.lease, tmp)
     control.report(40.0, "analyzing", force=True)
     settings = watchdog_settings(ctx.settings)
     report = ctx.engine(
@@ -168,9 +196,34 @@ def _analyse(
         settings=settings,
         work_dir=tmp,
         display_name=job.file_name,
+        timecode_start=job.inputs.timecode_start,
+        subtitles=subtitles,
+        # The job's transcriber (None without an API key), within the profile's budget.
+        transcriber=transcriber_from_settings(
+            settings, budget_s=profile.speech.transcription.budget_s
+        ),
     )
     thumbnails = Thumbnailer(settings, ctx.inputs, control)
     return report.verdict, thumbnails.add_to(report.to_dict(), path, job, tmp)
+
+
+def subtitle_inputs(
+    files: JobFiles, job: Job, lease: Lease, tmp: Path
+) -> tuple[SubtitleInput, ...]:
+    """The job's subtitle files as local copies, in their submitted order. One that cannot
+    be fetched is handed over as an absent file under its delivered name: the loader turns
+    it into a finding and the media is still checked (the reason is logged)."""
+    out = []
+    for index, sidecar in enumerate(job.inputs.subtitles):
+        dest = tmp / SUBTITLES_DIR / str(index)
+        try:
+            path = files.fetch_sidecar(job, lease, index, dest)
+        except InputError as exc:
+            reason = sidecars.unavailable_message(sidecar.name, exc)
+            logs.warning("subtitle_unavailable", job=job.id, file=sidecar.name, error=reason)
+            path = dest / UNFETCHED
+        out.append(SubtitleInput(path, sidecar.name))
+    return tuple(out)
 
 
 def profile_of(job: Job) -> Profile:

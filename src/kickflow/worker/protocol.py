@@ -21,7 +21,7 @@ import math
 from typing import Any
 
 from kickflow.artifacts import MAX_ARTIFACT_BYTES
-from kickflow.jobs import Claimed, HeartbeatReply, Job, JobState, Lease, WorkerInfo
+from kickflow.jobs import Claimed, HeartbeatReply, Job, JobInputs, JobState, Lease, WorkerInfo
 
 VERSION = 1
 VERSION_HEADER = "Kickflow-Worker-Protocol"
@@ -38,6 +38,7 @@ def job_to_wire(job: Job) -> dict[str, Any]:
     data = {f.name: getattr(job, f.name) for f in dataclasses.fields(job)}
     data["state"] = job.state.value
     data["report"] = None
+    data["inputs"] = job.inputs.to_json()
     return data
 
 
@@ -46,6 +47,7 @@ def job_from_wire(data: dict[str, Any]) -> Job:
     values["state"] = JobState(values["state"])
     values["cancel_requested"] = bool(values["cancel_requested"])
     values["pause_requested"] = bool(values["pause_requested"])
+    values["inputs"] = JobInputs.from_json(values["inputs"])  # absent from an older service
     return Job(**values)
 
 

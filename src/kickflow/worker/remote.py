@@ -2,7 +2,8 @@
 --token T``. :class:`HttpWorkerStore` implements :class:`~kickflow.jobs.port.WorkerPort` over the
 worker protocol (:mod:`kickflow.worker.protocol`) and fetches each job's input (a download with
 ``Range`` resume and a SHA-256 check, a presigned object-store URL, or a path under this
-machine's own ``KICKFLOW_ALLOWED_ROOTS``).
+machine's own ``KICKFLOW_ALLOWED_ROOTS``); each subtitle file delivered with the job comes the
+same way (``subtitle``: its position in the job's inputs), capped at KICKFLOW_MAX_SUBTITLE_MB.
 
 Faults: a connection error or a 502/503/504 is transient. Final writes are retried with backoff
 until the lease would have expired (the service answers a repeated, already accepted write as
@@ -30,8 +31,18 @@ from kickflow.errors import (
     LeaseLost,
     ProtocolMismatch,
     ServiceUnreachable,
+    SubtitleRefused,
 )
-from kickflow.jobs import Claimed, HeartbeatReply, Job, Lease, ReapResult, WorkerInfo, sources
+from kickflow.jobs import (
+    Claimed,
+    HeartbeatReply,
+    Job,
+    Lease,
+    ReapResult,
+    WorkerInfo,
+    sidecars,
+    sources,
+)
 from kickflow.worker import logs
 from kickflow.worker import protocol as wire
 
@@ -266,6 +277,34 @@ class HttpWorkerStore:
             self._download(url, headers, target, size, digest, on_bytes)
         return target
 
+    def fetch_sidecar(self, job: Job, lease: Lease, index: int, dest_dir: Path) -> Path:
+        """The job's ``index``-th subtitle file as a local file: from this machine's own
+        allowed roots for a path, else downloaded like the main upload (SHA-256 checked)."""
+        sidecar = job.inputs.subtitles[index]
+        body = {"lease": wire.lease_to_wire(lease), "subtitle": index}
+        where = self._send("/leases/input", body)
+        if where["kind"] == "missing":
+            raise SubtitleRefused(f"{sidecar.name} is no longer in the service's storage.")
+        if where["kind"] == "path":
+            return sidecars.fetch(sidecar, dest_dir, self.settings)
+        size, digest = int(where["size"]), str(where["sha256"])
+        limit = sidecars.max_bytes(self.settings)
+        if size > limit:
+            raise SubtitleRefused(sidecars.too_big_message(sidecar.name, size, limit))
+        in_place = self._local_copy(where, size, digest)
+        if in_place is not None:
+            return in_place
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        target = dest_dir / _local_name(sidecar.name, "subtitle")
+        on_bytes = sidecars.capped(sidecar.name, limit)
+        if where["kind"] == "presigned":
+            self._download(str(where["url"]), {}, target, size, digest, on_bytes)
+        else:
+            headers = self._headers | {wire.LEASE_TOKEN_HEADER: lease.token}
+            url = f"{self.server_url}{wire.PREFIX}/leases/{lease.job_id}/file?subtitle={index}"
+            self._download(url, headers, target, size, digest, on_bytes)
+        return target
+
     def _local_copy(self, where: dict[str, Any], size: int, digest: str) -> Path | None:
         """The upload itself, when this worker shares the service's upload directory (the
         embedded slots of ``kickflow serve``) and the file there is the one announced."""
@@ -356,7 +395,8 @@ def _sha256_of(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _local_name(file_name: str) -> str:
-    """A name for the downloaded copy: "input" plus the original extension, if it is plain."""
+def _local_name(file_name: str, base: str = "input") -> str:
+    """A name for the downloaded copy: ``base`` plus the original extension, if it is plain
+    (the timed-text loader reads a subtitle file's format from it too)."""
     suffix = Path(file_name).suffix.lower()
-    return "input" + (suffix if suffix[1:].isalnum() and len(suffix) <= 12 else "")
+    return base + (suffix if suffix[1:].isalnum() and len(suffix) <= 12 else "")

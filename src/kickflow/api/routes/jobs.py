@@ -5,11 +5,20 @@ Admission: members may set priority within ±``KICKFLOW_MEMBER_MAX_PRIORITY``, a
 ±100 (priority only orders the organisation's own jobs); an upload holds at most
 ``KICKFLOW_MAX_FILES_PER_UPLOAD`` files; the job store refuses jobs past the organisation's
 ``KICKFLOW_ORG_MAX_QUEUED``, and an upload is checked against it before a byte is stored.
+
+Subtitle files delivered with the media (``subtitles``: paths in the JSON body, file parts of
+that name in an upload; at most ``KICKFLOW_MAX_SUBTITLE_FILES`` per job) and a source timecode
+(``timecodeStart``) are stored with the job (:class:`~kickflow.jobs.JobInputs`). Each subtitle
+file is checked before any job is made; a bad one is a 422 naming it and nothing is kept. In an
+upload with several media files each subtitle file goes with the media file its name starts
+with (``EP01.mov`` ← ``EP01.en.srt``; :mod:`kickflow.jobs.sidecars`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -21,13 +30,19 @@ from pydantic import AwareDatetime, ValidationError
 from kickflow.api import uploads, views
 from kickflow.api.auth import Member, Viewer
 from kickflow.api.context import Services, Svc
-from kickflow.api.schemas import ID_PATTERN, TEXT_PATTERN, SubmitJob, SubmitOptions
+from kickflow.api.schemas import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    SubmitJob,
+    SubmitOptions,
+    SubtitlePath,
+)
 from kickflow.api.tokens import Principal
 from kickflow.config import Settings
-from kickflow.errors import PriorityNotAllowed, ReportNotReady
-from kickflow.jobs import JobStore, sources
+from kickflow.errors import InputError, PriorityNotAllowed, ReportNotReady, SubtitleRefused
+from kickflow.jobs import JobStore, sidecars, sources
 from kickflow.jobs.listing import MAX_TEXT
-from kickflow.jobs.models import Job
+from kickflow.jobs.models import Job, JobInputs, Sidecar
 from kickflow.profiles import catalog
 from kickflow.storage import StoredUpload
 
@@ -60,6 +75,14 @@ SUBMIT_BODY: dict[str, Any] = {
                         },
                         "project": {"type": "string"},
                         "idempotencyKey": {"type": "string"},
+                        "timecodeStart": {"type": "string", "example": "10:00:00:00"},
+                        "subtitles": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "Subtitle files (SRT, WebVTT, TTML, ASS/SSA). With "
+                            "one media file all go with it; with several, each goes with the "
+                            "media file its name starts with (EP01.mov takes EP01.en.srt).",
+                        },
                     },
                 }
             },
@@ -104,6 +127,7 @@ def _enqueue(
     key: str | None,
     *,
     profile_source: str | None,
+    inputs: JobInputs,
 ) -> Job:
     return svc.store.enqueue(
         org_id,
@@ -116,7 +140,29 @@ def _enqueue(
         priority=opts.priority,
         idempotency_key=key,
         file_size=size,
+        inputs=inputs,
     )
+
+
+def refused_field(field: str, exc: InputError) -> RequestValidationError:
+    """A refused input (a subtitle file) as the 422 the API gives every bad field: its
+    sentence names the file, never a server path."""
+    error = {"loc": ("body", field), "msg": exc.message, "type": exc.code, "input": None}
+    return RequestValidationError([error])
+
+
+def path_subtitles(items: Sequence[SubtitlePath], settings: Settings) -> tuple[Sidecar, ...]:
+    """The JSON body's subtitle files, each checked (allowed roots, size, content) from a
+    scratch copy; a 422 naming the first bad one."""
+    try:
+        sidecars.check_count(len(items), settings)
+        with tempfile.TemporaryDirectory(prefix="kickflow-subtitles-") as scratch:
+            return tuple(
+                sidecars.inspect_path(item.path, settings, FilePath(scratch) / str(index))
+                for index, item in enumerate(items)
+            )
+    except InputError as exc:
+        raise refused_field("subtitles", exc) from None
 
 
 def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
@@ -126,6 +172,7 @@ def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
     profile_source = check_profile(svc.store, principal.org_id, req.profile)
     check_priority(principal, req.priority, svc.settings)
     info = sources.inspect("path", req.source.path, svc.settings)
+    inputs = JobInputs(path_subtitles(req.subtitles, svc.settings), req.timecode_start)
     return _enqueue(
         svc,
         principal.org_id,
@@ -136,6 +183,7 @@ def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
         info.size,
         req.idempotency_key,
         profile_source=profile_source,
+        inputs=inputs,
     )
 
 
@@ -150,10 +198,16 @@ def _enqueue_uploads(
     opts: SubmitOptions,
     stored: list[StoredUpload],
     profile_source: str | None,
+    subtitles: Sequence[tuple[StoredUpload, ...]],
 ) -> list[Job]:
     """One job per stored file, all in one transaction (all queued, or none); each carries
-    ``profile_source`` (from :func:`check_profile`)."""
+    ``profile_source`` (from :func:`check_profile`), its own subtitle files and the
+    timecode."""
     refs = [item.ref for item in stored]
+    inputs = [
+        JobInputs(tuple(Sidecar("upload", s.ref, s.name, s.size) for s in own), opts.timecode_start)
+        for own in subtitles
+    ]
     items = [
         svc.store.new_job(
             org_id,
@@ -166,14 +220,23 @@ def _enqueue_uploads(
             priority=opts.priority,
             idempotency_key=_upload_key(opts, index, len(stored)),
             file_size=item.size,
+            inputs=inputs[index],
         )
         for index, (item, ref) in enumerate(zip(stored, refs, strict=True))
     ]
     jobs = svc.store.enqueue_many(items)
-    for job, item, ref in zip(jobs, stored, refs, strict=True):
+    for job, item, ref, own in zip(jobs, stored, refs, subtitles, strict=True):
         if job.source_ref != ref:  # an earlier submission with the same key won
-            uploads.remove_upload(svc.storage, item.ref)
+            for unused in (item, *own):
+                uploads.remove_upload(svc.storage, unused.ref)
     return jobs
+
+
+def _paired(form: uploads.UploadForm, settings: Settings) -> list[list[int]]:
+    try:
+        return sidecars.pair(form.file_names, form.subtitle_names, settings)
+    except InputError as exc:
+        raise refused_field("subtitles", exc) from None
 
 
 async def submit_upload(
@@ -191,18 +254,30 @@ async def submit_upload(
     form's fields into the API's (blank fields left out)."""
     org_id = principal.org_id
     await run_in_threadpool(svc.store.ensure_queue_room, org_id)  # before a byte is stored
-    async with uploads.batch(svc.storage, org_id, svc.settings.max_files_per_upload) as batch:
-        form = await uploads.receive(request, batch, before_files)
+    async with (
+        uploads.batch(svc.storage, org_id, svc.settings.max_files_per_upload) as batch,
+        uploads.batch(svc.storage, org_id, None) as subtitle_batch,
+    ):
+        intake = uploads.SubtitleIntake(subtitle_batch, svc.settings)
+        try:
+            form = await uploads.receive(request, batch, before_files, intake)
+        except SubtitleRefused as exc:  # a subtitle file refused as it arrived
+            raise refused_field("subtitles", exc) from None
+        finally:
+            await run_in_threadpool(intake.close)
         opts = _parsed(SubmitOptions, options(dict(form.fields)))
+        paired = _paired(form, svc.settings)
         source = await run_in_threadpool(check_profile, svc.store, org_id, opts.profile)
         check_priority(principal, opts.priority, svc.settings)
         await run_in_threadpool(svc.store.ensure_queue_room, org_id, len(form.file_names))
         stored = await run_in_threadpool(batch.commit)
-        return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored, source)
+        kept = await run_in_threadpool(subtitle_batch.commit)
+        own = [tuple(kept[i] for i in indices) for indices in paired]
+        return await run_in_threadpool(_enqueue_uploads, svc, org_id, opts, stored, source, own)
 
 
 def _created(job: Job) -> dict[str, Any]:
-    return {**views.job_summary(job), "source": views.source(job)}
+    return {**views.job_summary(job), "source": views.source(job), "inputs": views.inputs(job)}
 
 
 @router.post(

@@ -12,14 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from kickflow import artifacts
 from kickflow.api.auth import WorkerPrincipal
 from kickflow.api.context import Services, Svc
-from kickflow.errors import LeaseLost, NotFound, ProtocolMismatch, RequestInvalid
+from kickflow.errors import (
+    LeaseLost,
+    NotFound,
+    ProtocolMismatch,
+    RequestInvalid,
+    StoredObjectMissing,
+)
 from kickflow.jobs import Job, JobState, Lease
 from kickflow.worker import protocol as wire
 
@@ -84,6 +90,10 @@ class WorkerBeat(Body):
 
 class LeaseOnly(Body):
     lease: WireLease
+
+
+class InputRequest(LeaseOnly):
+    subtitle: int | None = Field(None, ge=0, description="a subtitle file of the job's inputs")
 
 
 class HeartbeatRequest(Body):
@@ -278,19 +288,35 @@ def _held_job(svc: Services, job_id: str, token: str) -> Job:
     return job
 
 
-@router.post("/leases/input", summary="Where the worker gets the job's file")
-def input_location(req: LeaseOnly, _: WorkerPrincipal, svc: Svc) -> dict[str, Any]:
+def _input_of(job: Job, subtitle: int | None) -> tuple[str, str]:
+    """(source type, reference) of the job's file, or of its ``subtitle``-th subtitle file."""
+    if subtitle is None:
+        return job.source_type, job.source_ref
+    if subtitle >= len(job.inputs.subtitles):
+        raise NotFound(f"job {job.id} has no subtitle file {subtitle}")
+    sidecar = job.inputs.subtitles[subtitle]
+    return sidecar.source_type, sidecar.source_ref
+
+
+@router.post("/leases/input", summary="Where the worker gets the job's file (or a subtitle file)")
+def input_location(req: InputRequest, _: WorkerPrincipal, svc: Svc) -> dict[str, Any]:
     job = _held_job(svc, req.lease.job_id, req.lease.token)
-    if job.source_type == "path":
+    kind, ref = _input_of(job, req.subtitle)
+    if kind == "path":
         return {"kind": "path"}  # read under the worker's own KICKFLOW_ALLOWED_ROOTS
-    if job.source_type != "upload":
-        raise RequestInvalid(f"job {job.id}: source type {job.source_type!r} has no input here")
-    stored = svc.storage.stat(job.source_ref)
+    if kind != "upload":
+        raise RequestInvalid(f"job {job.id}: source type {kind!r} has no input here")
+    try:
+        stored = svc.storage.stat(ref)
+    except StoredObjectMissing:
+        if req.subtitle is None:
+            raise
+        return {"kind": "missing"}  # a subtitle file gone: a finding, the media still checked
     answer: dict[str, Any] = {"size": stored.size, "sha256": stored.sha256}
-    url = svc.storage.presigned_url(job.source_ref, svc.settings.s3_presign_seconds)
+    url = svc.storage.presigned_url(ref, svc.settings.s3_presign_seconds)
     if url is not None:
         return answer | {"kind": "presigned", "url": url}
-    return answer | {"kind": "download", "local_ref": job.source_ref}
+    return answer | {"kind": "download", "local_ref": ref}
 
 
 def _range_start(header: str | None, size: int) -> int:
@@ -316,11 +342,13 @@ def download(
     _: WorkerPrincipal,
     svc: Svc,
     lease_token: Annotated[str, Header(alias=wire.LEASE_TOKEN_HEADER)] = "",
+    subtitle: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     job = _held_job(svc, job_id, lease_token)
-    if job.source_type != "upload":
+    kind, ref = _input_of(job, subtitle)
+    if kind != "upload":
         raise NotFound(f"job {job_id} has no uploaded file")
-    stored = svc.storage.stat(job.source_ref)
+    stored = svc.storage.stat(ref)
     start = _range_start(request.headers.get("range"), stored.size)
     headers = {
         "Accept-Ranges": "bytes",
@@ -332,7 +360,7 @@ def download(
     if start:
         status = 206
         headers["Content-Range"] = f"bytes {start}-{max(start, stored.size - 1)}/{stored.size}"
-    chunks: Iterator[bytes] = svc.storage.read(job.source_ref, start)
+    chunks: Iterator[bytes] = svc.storage.read(ref, start)
     return StreamingResponse(
         chunks, status_code=status, headers=headers, media_type="application/octet-stream"
     )

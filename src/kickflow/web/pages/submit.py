@@ -1,5 +1,7 @@
 """The Submit page (members): ``GET /submit`` — drop or choose files, the profile, the project,
-the priority within the role's range, and a local path where the service allows path sources.
+the priority within the role's range, a source timecode, subtitle files delivered with the
+media (paired with the media files by name: :mod:`kickflow.jobs.sidecars`), and a local path
+where the service allows path sources.
 
 ``submit.js`` uploads each file with its own request to ``POST /api/qc/jobs`` (so each has its
 own progress bar) and follows the jobs on the page's event stream until their verdicts. Without
@@ -48,7 +50,10 @@ from kickflow.web.templating import redirect, render, sentence
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 MULTIPART = "multipart/form-data"
-TYPED_FIELDS = ("profile", "project", "priority", "path")
+TYPED_FIELDS = ("profile", "project", "priority", "path", "timecode_start")
+SUBTITLE_ACCEPT = ".srt,.vtt,.ttml,.dfxp,.xml,.ass,.ssa"
+# The API's field names as the form labels them, for its one-sentence refusals.
+FIELD_LABELS = {"timecode_start": "Source timecode", "subtitles": "Subtitle files"}
 NO_FILE = "Choose at least one file to upload (or give a local path)."
 
 
@@ -60,6 +65,7 @@ class Typed:
     project: str = ""
     priority: str = ""
     path: str = ""
+    timecode_start: str = ""
 
     @classmethod
     def of(cls, fields: dict[str, str]) -> Typed:
@@ -112,6 +118,9 @@ def _page(
         "upload_limit": limit,
         "upload_limit_text": human_size(limit),
         "max_files": svc.settings.max_files_per_upload,
+        "max_subtitle_files": svc.settings.max_subtitle_files,
+        "subtitle_limit_text": f"{svc.settings.max_subtitle_mb:g} MB",
+        "subtitle_accept": SUBTITLE_ACCEPT,
         "error": error,
     }
     return render(request, "submit/submit.html", context, status_code=status)
@@ -172,12 +181,18 @@ def submit_local_path(
     profile: FormText = "",
     project: FormText = "",
     priority: FormText = "",
+    timecode_start: FormText = "",
 ) -> Response:
     """The form's local path, as a JSON ``POST /api/qc/jobs`` with a path source."""
-    typed = Typed(profile, project, priority, path)
+    typed = Typed(profile, project, priority, path, timecode_start)
     if not path.strip():
         return _page(request, svc, user, typed, "Give the path of a file to check.", 400)
-    fields = {"profile": profile, "project": project, "priority": priority}
+    fields = {
+        "profile": profile,
+        "project": project,
+        "priority": priority,
+        "timecode_start": timecode_start,
+    }
     body = {**api_options(fields), "source": {"type": "path", "path": path.strip()}}
     try:
         job = submit_path(svc, user.principal, json.dumps(body).encode())
@@ -197,11 +212,18 @@ def _refused(
 ) -> HTMLResponse:
     """The form again, as typed, with the one sentence and the API's status for it."""
     if isinstance(exc, RequestValidationError):
-        return _page(
-            request, svc, user, typed, sentence(describe_validation(list(exc.errors()))[1]), 422
-        )
+        return _page(request, svc, user, typed, _validation_sentence(exc), 422)
     message = NO_FILE if exc.message == uploads.NO_FILES else exc.message
     return _page(request, svc, user, typed, sentence(message), status_for(exc))
+
+
+def _validation_sentence(exc: RequestValidationError) -> str:
+    """The API's validation message, with the form's labels for the fields it names."""
+    labelled = [
+        {**err, "loc": tuple(FIELD_LABELS.get(str(part), part) for part in err.get("loc", ()))}
+        for err in exc.errors()
+    ]
+    return sentence(describe_validation(labelled)[1])
 
 
 def _queued(jobs: list[Job]) -> str:

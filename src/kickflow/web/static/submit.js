@@ -4,6 +4,11 @@
  * (/api/qc/events) until a verdict, with a link to the job. A file over the upload limit is
  * refused before a byte is sent; a refused file shows the server's sentence. A local path goes
  * as a JSON POST. Without JavaScript the form posts to /submit and /submit/path instead.
+ *
+ * Subtitle files (their own input, or dropped with the media) go in the request of the media
+ * file they belong to, as the server pairs them (kickflow.jobs.sidecars): with one media file,
+ * all of them; with several, each goes with the media file whose name (without extension)
+ * starts its own, the longest such name winning. One that fits none is refused on the page.
  */
 (function () {
   "use strict";
@@ -14,6 +19,9 @@
   var list = document.getElementById("upload-list");
   var section = document.getElementById("uploads");
   var input = document.getElementById("s-files");
+  var subtitleInput = document.getElementById("s-subtitles");
+  var SUBTITLE_NAME = /\.(srt|vtt|ttml|dfxp|ass|ssa)$/i;
+  var STEM_SEPARATORS = "._- ";
   var zone = document.getElementById("dropzone");
   var limit = Number(form.dataset.uploadLimit);
   var limitText = form.dataset.uploadLimitText;
@@ -99,7 +107,7 @@
 
   function options() {
     var data = {};
-    ["profile", "project", "priority"].forEach(function (name) {
+    ["profile", "project", "priority", "timecode_start"].forEach(function (name) {
       var field = form.elements[name];
       var value = field ? field.value.trim() : "";
       if (value) data[name] = value;
@@ -122,6 +130,7 @@
     var opts = options();
     Object.keys(opts).forEach(function (k) { data.append(k, opts[k]); });
     data.append("file", entry.file, entry.file.name);
+    entry.subtitles.forEach(function (sub) { data.append("subtitles", sub, sub.name); });
     var xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/qc/jobs");
     xhr.setRequestHeader("X-CSRF-Token", window.kf.csrfToken());
@@ -157,8 +166,46 @@
     while (sending < PARALLEL && waiting.length) send(waiting.shift());
   }
 
-  function add(files) {
-    Array.prototype.forEach.call(files, function (file) {
+  // --- subtitle files with their media files (the server's rule) ------------------------------
+
+  function stem(name) {
+    var dot = name.lastIndexOf(".");
+    return (dot > 0 ? name.slice(0, dot) : name).toLowerCase();
+  }
+
+  function fits(subtitle, media) {
+    var own = stem(subtitle), base = stem(media);
+    return own === base || (own.indexOf(base) === 0 && STEM_SEPARATORS.indexOf(own.charAt(base.length)) >= 0);
+  }
+
+  function owner(subtitle, media) {
+    if (media.length === 1) return 0;
+    var best = -1;
+    media.forEach(function (file, i) {
+      if (fits(subtitle.name, file.name) && (best < 0 || stem(file.name).length > stem(media[best].name).length)) best = i;
+    });
+    return best;
+  }
+
+  function pairSubtitles(media, subtitles) {
+    var paired = media.map(function () { return []; });
+    subtitles.forEach(function (sub) {
+      var i = owner(sub, media);
+      if (i >= 0) { paired[i].push(sub); return; }
+      var item = newItem(sub.name, sub.size);
+      refuse(item, sub.name + " goes with none of the media files: name a subtitle file after its video, e.g. " + stem(media[0].name) + ".en.srt.");
+    });
+    return paired;
+  }
+
+  function add(chosen) {
+    var media = [], subtitles = [];
+    Array.prototype.forEach.call(chosen, function (file) { (SUBTITLE_NAME.test(file.name) ? subtitles : media).push(file); });
+    if (subtitleInput) Array.prototype.forEach.call(subtitleInput.files, function (file) { subtitles.push(file); });
+    if (!media.length) { window.kf.flash("Choose or drop at least one media file with the subtitle files.", "warn"); return; }
+    var paired = pairSubtitles(media, subtitles);
+    if (subtitleInput) subtitleInput.value = "";
+    media.forEach(function (file, index) {
       var item = newItem(file.name, file.size);
       if (file.size > limit) {
         refuse(item, file.name + " is " + size(file.size) + ", over the upload limit of " + limitText + ".");
@@ -166,7 +213,7 @@
         refuse(item, file.name + " is empty (0 bytes): send the media file itself.");
       } else {
         say(item, "Waiting to upload…");
-        waiting.push({ file: file, item: item });
+        waiting.push({ file: file, item: item, subtitles: paired[index] });
       }
     });
     pump();
