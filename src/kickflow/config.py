@@ -49,6 +49,27 @@ class Settings(BaseSettings):
     max_file_mb: int = Field(0, ge=0, description="0 means no limit")
     max_upload_mb: int = Field(10240, ge=1)
 
+    # The url source: outbound HTTP to addresses users choose (kickflow.net).
+    url_allow_hosts: str = Field(
+        "",
+        description="comma-separated host names URL downloads may reach although they are "
+        "internal ('.corp.example' means every name below it)",
+    )
+    url_allow_networks: str = Field(
+        "",
+        description="comma-separated networks URL downloads may reach although they are "
+        "internal, e.g. 10.20.0.0/16 (cloud metadata addresses stay refused)",
+    )
+    url_max_redirects: int = Field(5, ge=0, le=20, description="redirects a URL download follows")
+    url_max_mb: int = Field(10240, ge=1, description="largest file a URL download fetches")
+    url_connect_timeout_seconds: float = Field(10.0, gt=0)
+    url_read_timeout_seconds: float = Field(
+        30.0, gt=0, description="a URL download that sends nothing for this long is stopped"
+    )
+    url_total_timeout_seconds: float = Field(
+        3600.0, gt=0, description="a URL download that takes longer than this is stopped"
+    )
+
     # Slow or greedy HTTP clients (kickflow serve).
     http_header_timeout_seconds: float = Field(
         10.0, gt=0, description="a request's headers must arrive within this"
@@ -137,8 +158,28 @@ class Settings(BaseSettings):
     )
     max_subtitle_files: int = Field(8, ge=0, description="subtitle files per job")
 
-    groq_api_key: str = ""
-    groq_base_url: str = "https://api.groq.com/openai/v1"
+    # Transcription: an OpenAI-compatible ``POST /audio/transcriptions`` (Groq's by default).
+    transcription_base_url: str = Field(
+        "https://api.groq.com/openai/v1", description="the provider's API root (…/openai/v1)"
+    )
+    transcription_api_key: str = Field("", description="empty: transcription is off")
+    transcription_model: str = "whisper-large-v3-turbo"
+    transcription_codec: str = Field(
+        "opus", pattern="^(opus|flac)$", description="how speech chunks are encoded"
+    )
+    transcription_max_chunk_mb: float = Field(
+        24.0, gt=0, description="largest request body (Groq's free tier accepts 25 MB)"
+    )
+    transcription_max_chunk_seconds: float = Field(
+        600.0, ge=10, description="longest speech audio in one request"
+    )
+    transcription_timeout_seconds: float = Field(120.0, gt=0, description="one request's limit")
+    transcription_retries: int = Field(4, ge=0, description="retries of a request on 429/5xx")
+    transcription_max_wait_seconds: float = Field(
+        60.0, ge=0, description="total backoff (Retry-After included) before giving up"
+    )
+    groq_api_key: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_API_KEY")
+    groq_base_url: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_BASE_URL")
     google_client_id: str = ""
 
     def resolved_public_url(self) -> str:
@@ -150,6 +191,16 @@ class Settings(BaseSettings):
 
         host = os.environ.get("KICKFLOW_HOST") or "127.0.0.1"
         return local_url(host, os.environ.get("KICKFLOW_PORT") or "8000")
+
+    def resolved_transcription_key(self) -> str:
+        """The provider's key; KICKFLOW_GROQ_API_KEY still works (older env files)."""
+        return self.transcription_api_key or self.groq_api_key
+
+    def resolved_transcription_url(self) -> str:
+        """The provider's API root; KICKFLOW_GROQ_BASE_URL applies unless the new one is set."""
+        if "transcription_base_url" not in self.model_fields_set and self.groq_base_url:
+            return self.groq_base_url.rstrip("/")
+        return self.transcription_base_url.rstrip("/")
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file under the data directory."""

@@ -92,6 +92,12 @@ class TimecodeInvalid(InputError):
     code = "bad_timecode"
 
 
+class SubtitleRefused(InputError):
+    """The subtitle file is refused: send SRT, WebVTT, TTML or ASS/SSA text."""
+
+    code = "subtitle_refused"
+
+
 # --- ffmpeg ---------------------------------------------------------------------------------
 
 
@@ -143,6 +149,16 @@ class AnalysisAborted(KickflowError):
     """The analysis was stopped on request."""
 
     code = "aborted"
+    permanent = False
+
+
+# --- speech: the transcription provider -----------------------------------------------------
+
+
+class TranscriptionUnavailable(KickflowError):
+    """transcription unavailable: the provider could not be reached."""
+
+    code = "transcription_unavailable"
     permanent = False
 
 

@@ -37,6 +37,7 @@ from kickflow.media.timecode import SourceTimecode, source_timecode
 from kickflow.profiles import Profile
 from kickflow.report_html import render_html
 from kickflow.report_text import render_text
+from kickflow.report_timed_text import SECTION_KEYS, timed_text_sections
 
 __all__ = [
     "Report",
@@ -51,7 +52,10 @@ __all__ = [
 # 2: ``audio_tracks`` (one section per audio stream), ``audio_groups`` (mono tracks measured
 # together) and the ``audio.layout`` check; the
 # version-1 fields stay, equal to track 1 (``loudness``, ``measurements.audio``).
-SCHEMA_VERSION = 2
+# 3: ``subtitles`` (one summary per subtitle file), ``subtitle_streams``, ``shot_changes`` and
+# ``speech`` (per listened track, with its transcript); see :mod:`kickflow.report_timed_text`.
+# Reports of versions 1 and 2 lack them and still load and render.
+SCHEMA_VERSION = 3
 Verdict = Literal["passed", "needs_review", "failed"]
 MAX_LEVEL_SAMPLES = 1000
 # Source timecode columns last: readers that take the first six columns by position keep working.
@@ -107,6 +111,9 @@ class Report:
     timecode_override: str | None = None  # --timecode-start: replaces the container's start
     # The file name, the profile's convention and the parts parsed from it (exports use them).
     delivery: dict[str, Any] = field(default_factory=dict)
+    # A report read back from its dict: its timed-text and speech sections as stored. They are
+    # summaries (no cues, capped segments), so they are written out again as they were.
+    stored_sections: dict[str, Any] = field(default_factory=dict)
 
     @property
     def fps(self) -> float | None:
@@ -146,11 +153,19 @@ class Report:
             "checks": [{"id": c.id, "status": c.status, "summary": c.summary} for c in self.checks],
             "findings": [self._finding_dict(f, source) for f in self.findings],
             "measurements": _measurements_dict(m),
+            **self._timed_text(source),
             "delivery": self.delivery or _no_delivery(self.input_name),
             "generated_at": self.generated_at,
         }
         finite: dict[str, Any] = _finite(data)
         return finite
+
+    def _timed_text(self, source: SourceTimecode | None) -> dict[str, Any]:
+        layout = self.profile_info.get("tracks") or []
+        made = timed_text_sections(
+            self.measurements, layout, lambda t: _source_tc(source, t, self.fps)
+        )
+        return {key: self.stored_sections.get(key, made[key]) for key in SECTION_KEYS}
 
     def _finding_dict(self, f: Finding, source: SourceTimecode | None) -> dict[str, Any]:
         return {
@@ -188,6 +203,7 @@ class Report:
             generated_at=d.get("generated_at", ""),
             timecode_override=_override_of(d.get("timecode")),
             delivery=d.get("delivery") or {},
+            stored_sections={key: d[key] for key in SECTION_KEYS if key in d},
         )
 
 
@@ -412,7 +428,9 @@ def _measurements_from(d: dict[str, Any]) -> Measurements:
     video = extra.get("video")
     if video is not None:
         video = {k: v for k, v in video.items() if k != "levels_summary"}
-    info = from_json(MediaInfo, media)
+    # Schema 3 keeps the subtitle streams' detail beside the media; older reports only a count.
+    # (from_json leaves out their ``status``, the report's own word).
+    info = from_json(MediaInfo, media | {"subtitles": d.get("subtitle_streams") or []})
     return Measurements(
         media=info,
         loudness=from_json(Loudness, loud) if loud.pop("measured", True) else None,

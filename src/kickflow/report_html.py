@@ -12,11 +12,24 @@ from kickflow.report_text import (
     finding_timecode,
     loudness_line,
     number,
+    one_line,
     severity_counts,
     size,
     timecode_line,
     track_lines,
     video_stream,
+)
+from kickflow.report_timed_text import (
+    SUBTITLE_COLUMNS,
+    shot_changes_words,
+    speech_track_label,
+    speech_words,
+    subtitle_file_columns,
+    subtitle_stream_words,
+    transcript_capped,
+    transcript_lines,
+    transcript_words,
+    unread_streams,
 )
 
 COLOURS = {"error": "#c62828", "warning": "#ef8f00", "info": "#1e63b4"}
@@ -39,6 +52,9 @@ th{background:#f4f4f4}td.num{white-space:nowrap;font-variant-numeric:tabular-num
 .error{color:#c62828;font-weight:600}.warning{color:#b86e00;font-weight:600}.info{color:#1e63b4}
 .failed{color:#c62828;font-weight:600}.skipped{color:#888}.passed{color:#2e7d32}
 svg{display:block;max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#444}
+summary{cursor:pointer}ol.transcript{padding-left:0;list-style:none}
+ol.transcript li{margin:2px 0}ol.transcript .tc{font-variant-numeric:tabular-nums;color:#555;
+margin-right:8px;user-select:all}.unavailable{color:#b86e00;font-weight:600}
 """
 
 
@@ -57,12 +73,14 @@ def render_html(report: dict[str, Any]) -> str:
         loudness_svg(report),
         f"<h2>Findings ({len(report['findings'])})</h2>",
         _findings_table(report),
+        _subtitles_section(report),
+        _speech_section(report),
         "<h2>Checks</h2>",
         _checks_table(report),
         f"<p>Generated {escape(str(report.get('generated_at', '')))} by KickFlow QC.</p>",
         "</body></html>\n",
     ]
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)  # sections a report lacks leave no blank line
 
 
 def _banner(report: dict[str, Any]) -> str:
@@ -133,6 +151,91 @@ def _findings_table(report: dict[str, Any]) -> str:
         for f in report["findings"]
     ]
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _subtitles_section(report: dict[str, Any]) -> str:
+    """The subtitle files and streams; "" for a report without any (or an older one)."""
+    files, streams = report.get("subtitles") or [], unread_streams(report)
+    if not files and not streams:
+        return ""
+    parts = ["<h2>Subtitles</h2>"]
+    if files:
+        head = "".join(f"<th>{escape(c)}</th>" for c in SUBTITLE_COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in subtitle_file_columns(f)) + "</tr>"
+            for f in files
+        )
+        parts.append(f"<table><tr>{head}</tr>{body}</table>")
+    rows = [(f"Stream #{s['index']}", subtitle_stream_words(s)) for s in streams]
+    if (shots := shot_changes_words(report)) is not None:
+        rows.append(("Shot changes", shots))
+    return "\n".join(parts + ([_rows(rows)] if rows else []))
+
+
+def _speech_section(report: dict[str, Any]) -> str:
+    """Per listened track: its speech, then its transcript folded away under a summary."""
+    tracks = report.get("speech") or []
+    if not tracks:
+        return ""
+    parts = ["<h2>Speech</h2>", speech_svg(report), *(_speech_track(t) for t in tracks)]
+    return "\n".join(parts)
+
+
+def speech_svg(report: dict[str, Any]) -> str:
+    """One lane per listened track with its speech segments, and the shot changes, over the
+    programme: where each track speaks (a dub against its original) at a glance."""
+    tracks = report.get("speech") or []
+    shots = (report.get("shot_changes") or {}).get("times_s") or []
+    lanes = len(tracks) + (1 if shots else 0)
+    duration, height = _duration(report), lanes * (LANE_H + LANE_GAP) + AXIS_H + PAD
+    body = []
+    for row, t in enumerate(tracks):
+        y = PAD / 2 + row * (LANE_H + LANE_GAP)
+        body.append(_lane(y, f"Track {t['position']}"))
+        body += [_span(s["start_s"], s["end_s"], y, duration, "#1e63b4") for s in t["segments"]]
+    if shots:
+        y = PAD / 2 + len(tracks) * (LANE_H + LANE_GAP)
+        body.append(_lane(y, "Shot changes"))
+        body += [_span(cut, cut, y, duration, "#555") for cut in shots]
+    body.append(_axis(duration, LABEL_W, PLOT_W, height - AXIS_H))
+    return _svg(height, "Speech over the programme", body)
+
+
+def _lane(y: float, label: str) -> str:
+    return (
+        f'<rect x="{LABEL_W}" y="{y:.1f}" width="{PLOT_W}" height="{LANE_H}" fill="#f2f2f2"/>'
+        f'<text x="4" y="{y + LANE_H - 4:.1f}">{escape(label)}</text>'
+    )
+
+
+def _span(start: float, end: float, y: float, duration: float, colour: str) -> str:
+    x = LABEL_W + PLOT_W * min(max(start, 0.0), duration) / duration
+    w = max(1.0, PLOT_W * (min(end, duration) - max(start, 0.0)) / duration)
+    return f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{LANE_H}" fill="{colour}"/>'
+
+
+def _speech_track(t: dict[str, Any]) -> str:
+    head = f"<h3>{escape(speech_track_label(t))}</h3><p>{escape(speech_words(t))}</p>"
+    words = transcript_words(t)
+    if words is None:
+        return head
+    if t.get("transcription_error"):
+        return f'{head}<p class="unavailable">{escape(words)}</p>'
+    if not transcript_lines(t):  # nothing was heard: nothing to unfold
+        return f"{head}<p>{escape(words)}</p>"
+    items = "".join(
+        f'<li><span class="tc">{escape(tc)}</span>{escape(one_line(text))}</li>'
+        for tc, text in transcript_lines(t)
+    )
+    rest = (
+        "<p>The rest of the transcript is not kept in the report.</p>"
+        if transcript_capped(t)
+        else ""
+    )
+    return (
+        f"{head}<details><summary>{escape(words)}</summary>"
+        f'<ol class="transcript">{items}</ol>{rest}</details>'
+    )
 
 
 def _checks_table(report: dict[str, Any]) -> str:

@@ -5,8 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from kickflow.report_timed_text import (
+    shot_changes_words,
+    speech_track_label,
+    speech_words,
+    subtitle_file_label,
+    subtitle_file_words,
+    subtitle_stream_words,
+    transcript_capped,
+    transcript_lines,
+    transcript_words,
+    unread_streams,
+)
+
 VERDICT_LABELS = {"passed": "PASSED", "needs_review": "NEEDS REVIEW", "failed": "FAILED"}
 STATUS_ORDER = ("failed", "warning", "passed", "skipped")
+TRANSCRIPT_LINES = 12  # of each track's transcript in the summary; all of it with ``verbose``
 
 
 def number(value: float | None, unit: str = "", digits: int = 1) -> str:
@@ -135,7 +149,10 @@ def severity_counts(findings: list[dict[str, Any]]) -> str:
 
 def render_text(report: dict[str, Any], *, verbose: bool = False) -> str:
     """Verdict, key measurements, problem checks and findings with timecodes, as plain text."""
-    lines = [*_header(report), "", *_media(report), "", *_checks(report, verbose=verbose)]
+    lines = [*_header(report), "", *_media(report)]
+    for section in (_subtitles(report), _speech(report, verbose=verbose)):
+        lines += ["", *section] if section else []
+    lines += ["", *_checks(report, verbose=verbose)]
     findings = report["findings"]
     if findings:
         lines += ["", f"Findings ({len(findings)}):"]
@@ -164,6 +181,40 @@ def _media(report: dict[str, Any]) -> list[str]:
     lines.append(f"Loudness:  {loudness_line(report)}")
     lines += [f"{name + ':':<10} {words}" for name, words in track_lines(report)]
     return lines
+
+
+def _subtitles(report: dict[str, Any]) -> list[str]:
+    """The subtitle files and streams; nothing for a report without any (or an older one)."""
+    files, streams = report.get("subtitles") or [], unread_streams(report)
+    lines = [f"  {subtitle_file_label(f)}: {subtitle_file_words(f)}" for f in files]
+    lines += [f"  stream #{s['index']}: {subtitle_stream_words(s)}" for s in streams]
+    if (shots := shot_changes_words(report)) is not None and lines:
+        lines.append(f"  {shots}")
+    return ["Subtitles:", *lines] if lines else []
+
+
+def _speech(report: dict[str, Any], *, verbose: bool) -> list[str]:
+    """Each listened track: its speech, then its transcript (the first lines unless verbose)."""
+    lines = []
+    for t in report.get("speech") or []:
+        lines.append(f"  {speech_track_label(t)}: {speech_words(t)}")
+        if (words := transcript_words(t)) is not None:
+            lines.append(f"    {words}")
+        said = transcript_lines(t)
+        shown = said if verbose else said[:TRANSCRIPT_LINES]
+        lines += [f"      {tc:<12} {one_line(text)}" for tc, text in shown]
+        if len(shown) < len(said):
+            lines.append(
+                f"      … {len(said) - len(shown)} more lines in the JSON and HTML reports"
+            )
+        elif transcript_capped(t):
+            lines.append("      … the rest is not kept in the report")
+    return ["Speech:", *lines] if lines else []
+
+
+def one_line(text: str) -> str:
+    """A subtitle's or transcript's lines on one line, `` / `` where each line broke."""
+    return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _checks(report: dict[str, Any], *, verbose: bool) -> list[str]:

@@ -31,7 +31,7 @@ def test_json_report_of_a_clean_file(clean_clip: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["verdict"] == "passed", report["findings"]
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert report["input"]["name"] == "clean.mp4"
     assert report["input"]["size_bytes"] == clean_clip.stat().st_size
     assert report["profile"]["name"] == "clip-spec"

@@ -113,7 +113,8 @@ class FakeGroq(BaseHTTPRequestHandler):
         if self.path != "/openai/v1/models":
             self._reply(404, {"error": "not found"})
         elif FakeGroq.mode == "ok" and auth == f"Bearer {GROQ_KEY}":
-            self._reply(200, {"object": "list", "data": [{"id": "llama"}, {"id": "whisper"}]})
+            models = [{"id": "llama"}, {"id": "whisper-large-v3-turbo"}]
+            self._reply(200, {"object": "list", "data": models})
         else:
             self._reply(401, {"error": {"message": "Invalid API Key"}})
 
@@ -311,11 +312,11 @@ def test_a_hung_provider_slows_neither_health_nor_the_api(
         assert list_ratio < 10  # before the fix: about 60 (and the slowest health took 5 s)
         assert len(silent_provider.accepted) == 1  # one probe for the whole burst
         report = wait_for(
-            lambda: (r := full(server))["groq_api"]["status"] == "error" and r,
+            lambda: "unreachable" in (r := full(server))["groq_api"]["message"] and r,
             30,
             "the probe to time out",
         )
-        assert "unreachable" in report["groq_api"]["message"]
+        assert report["groq_api"]["status"] == "warning"  # jobs still complete, with a finding
         assert report["groq_api"]["details"]["checked_at"]
         assert len(silent_provider.accepted) == 1
     finally:

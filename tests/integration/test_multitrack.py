@@ -78,7 +78,7 @@ def test_every_track_is_measured_and_judged(delivery: Path) -> None:
 
 def test_report_has_a_section_per_track(delivery: Path) -> None:
     d = json.loads(json.dumps(_report(delivery).to_dict()))
-    assert d["schema_version"] == 2
+    assert d["schema_version"] == 3
     tracks = d["audio_tracks"]
     assert [(t["position"], t["channels"], t["layout"], t["role"]) for t in tracks] == [
         (1, 2, "stereo", "dialogue"),

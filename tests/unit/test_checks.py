@@ -155,7 +155,9 @@ def test_clean_file_has_no_findings(profile: str) -> None:
 
 def test_every_result_has_a_one_sentence_summary() -> None:
     for r in run_checks(clean(), load_profile("ebu-r128")):
-        assert r.status == "passed", r
+        # A file delivered alone: no subtitles, no track listened to (nothing to judge).
+        nothing_to_judge = r.id.startswith(("subtitle.", "speech.")) and r.status == "skipped"
+        assert r.status == "passed" or nothing_to_judge, r
         assert r.summary
         assert "\n" not in r.summary
 

@@ -4,6 +4,7 @@ profile reaches the worker (the wire format and the pipeline's choice)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -158,24 +159,41 @@ def changed(value: Any) -> Any:
 
 
 def every_setting(profile: Profile) -> list[tuple[str, str]]:
-    """(section, key) of every setting the wording must mention."""
+    """(section, key) of every setting the wording must mention; the keys of a table inside a
+    section are dotted (``speech``, ``transcription.enabled``)."""
     out = []
     for section, spec in profile:
         if isinstance(spec, BaseModel):
-            out += [(section, key) for key in type(spec).model_fields if key != "gating"]
+            out += [(section, key) for key in _keys(spec) if key != "gating"]
     return out
+
+
+def _keys(spec: BaseModel, prefix: str = "") -> list[str]:
+    keys = []
+    for key in type(spec).model_fields:
+        value = getattr(spec, key)
+        keys += _keys(value, f"{prefix}{key}.") if isinstance(value, BaseModel) else [prefix + key]
+    return keys
+
+
+def _replaced(spec: BaseModel, path: list[str], value: Any) -> BaseModel:
+    """A copy of ``spec`` with the setting at the dotted ``path`` set to ``value``."""
+    head, *rest = path
+    inner = _replaced(getattr(spec, head), rest, value) if rest else value
+    return spec.model_copy(update={head: inner})
 
 
 @pytest.mark.parametrize(("section", "key"), every_setting(load_profile("ebu-r128")))
 def test_every_setting_is_in_the_wording(section: str, key: str) -> None:
     base = load_profile("ebu-r128")
     spec = getattr(base, section)
-    value = changed(getattr(spec, key))
+    *parents, leaf = key.split(".")
+    value = changed(getattr(functools.reduce(getattr, parents, spec), leaf))
     if key == "tracks":
         value = (TrackSpec(role="me"),)
     if key == "groups":
         value = (GroupSpec(name="M&E", tracks=(1, 2), layout="stereo"),)
-    edited = spec.model_copy(update={key: value})
+    edited = _replaced(spec, key.split("."), value)
     other = base.model_copy(update={section: edited})
     assert catalog.describe(other) != catalog.describe(base), f"{section}.{key} is not described"
 

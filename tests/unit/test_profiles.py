@@ -26,7 +26,7 @@ max_true_peak_dbtp = -1
 def test_builtin_names() -> None:
     assert builtin_profile_names() == [
         "atsc-a85", "discrete-mono", "dubbing", "ebu-r128", "named-delivery", "streaming",
-        "web",
+        "timed-text", "web",
     ]  # fmt: skip
 
 

@@ -91,7 +91,7 @@ def test_warnings_only_need_review() -> None:
 
 def test_json_shape() -> None:
     d = json.loads(json.dumps(report_of(defective()).to_dict(), allow_nan=False))
-    assert d["schema_version"] == 2
+    assert d["schema_version"] == 3
     assert d["input"] == {"name": "clip.mp4", "size_bytes": 42}
     assert d["profile"]["name"] == "ebu-r128"
     assert d["profile"]["loudness"]["target_lufs"] == -23.0

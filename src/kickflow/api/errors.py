@@ -36,6 +36,7 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.OrganisationExists: 409,
     e.TooManyFiles: 422,
     e.PriorityNotAllowed: 422,
+    e.SubtitleRefused: 422,
     e.LimitReached: 429,
     e.PayloadTooLarge: 413,
     e.UnsupportedMediaType: 415,

@@ -171,29 +171,56 @@ def ffmpeg(override: str) -> Component:
     return component("ok", f"FFmpeg {version}", details=details)
 
 
-def groq_api(api_key: str, base_url: str) -> Component:
+def groq_api(api_key: str, base_url: str, model: str = "") -> Component:
+    """The transcription provider (Groq's by default; the runbook's name is kept): one
+    ``GET {base}/models`` with the key. A refused key is an ``error`` (every transcription
+    fails); a slow, unreachable or failing provider is a ``warning`` (jobs still complete,
+    with a finding); ``model`` missing from the provider's list is a ``warning`` too."""
     if not api_key:
-        return component("not_configured", "KICKFLOW_GROQ_API_KEY is not set")
-    url = base_url.rstrip("/") + "/models"
+        return component("not_configured", "KICKFLOW_TRANSCRIPTION_API_KEY is not set")
     try:
         reply = httpx.get(
-            url, headers={"Authorization": f"Bearer {api_key}"}, timeout=GROQ_TIMEOUT_S
+            f"{base_url.rstrip('/')}/models",
+            headers={"Authorization": f"Bearer {api_key}"},
+            timeout=GROQ_TIMEOUT_S,
         )
     except httpx.HTTPError as exc:
-        return component("error", f"Groq API unreachable: {type(exc).__name__}")
-    if reply.status_code == 401:
-        return component("error", "Groq API refused the key (401): check KICKFLOW_GROQ_API_KEY")
-    if reply.status_code != 200:
-        return component("error", f"Groq API answered HTTP {reply.status_code}")
-    return component("ok", "Groq API reachable", details={"models": _model_count(reply)})
+        return component("warning", f"transcription provider unreachable: {type(exc).__name__}")
+    status = reply.status_code
+    if status in (401, 403):
+        return component(
+            "error",
+            f"the provider refused the API key (HTTP {status}): "
+            "check KICKFLOW_TRANSCRIPTION_API_KEY",
+        )
+    if status == 429 or status >= 500:
+        return component("warning", f"transcription provider answered HTTP {status}")
+    if status != 200:
+        return component(
+            "error",
+            f"transcription provider answered HTTP {status} for /models: "
+            "check KICKFLOW_TRANSCRIPTION_BASE_URL",
+        )
+    return _models_verdict(_model_ids(reply), model)
 
 
-def _model_count(reply: httpx.Response) -> int | None:
+def _models_verdict(models: list[str] | None, model: str) -> Component:
+    details = {"models": None if models is None else len(models), "model": model or None}
+    if models is not None and model and model not in models:
+        return component(
+            "warning", f"the provider does not list the model {model}", details=details
+        )
+    return component("ok", "transcription provider reachable", details=details)
+
+
+def _model_ids(reply: httpx.Response) -> list[str] | None:
     try:
         data = reply.json().get("data")
     except (ValueError, AttributeError):
         return None
-    return len(data) if isinstance(data, list) else None
+    if not isinstance(data, list):
+        return None
+    return [str(item.get("id")) for item in data if isinstance(item, dict)]
 
 
 def google_oauth(client_id: str) -> Component:
@@ -253,8 +280,11 @@ def service_checks(
         "google_oauth": lambda: google_oauth(settings.google_client_id),
         "reaper": lambda: reaper(store, settings.reaper_interval_seconds, next_reaper_run()),
     }
-    groq = partial(groq_api, settings.groq_api_key, settings.groq_base_url)
-    if not settings.groq_api_key:  # answered here (not_configured): nothing to call
+    key = settings.resolved_transcription_key()
+    groq = partial(
+        groq_api, key, settings.resolved_transcription_url(), settings.transcription_model
+    )
+    if not key:  # answered here (not_configured): nothing to call
         return local | {"groq_api": groq}, {}
     return local, {"groq_api": groq}
 

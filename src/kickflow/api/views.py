@@ -86,7 +86,28 @@ def job_detail(job: Job, history: list[JobEvent]) -> dict[str, Any]:
         "cancelRequested": job.cancel_requested,
         "pauseRequested": job.pause_requested,
         "fileNameParts": file_name_parts(job),
+        "inputs": inputs(job),
+        **timed_text(job),
         "history": [event(ev) for ev in history],
+    }
+
+
+def inputs(job: Job) -> dict[str, Any]:
+    """What the job is checked with besides its file: the subtitle files delivered with it
+    (by their delivered names; a path as submitted, an upload's storage location internal)
+    and the source timecode that overrides the file's."""
+    return {
+        "timecodeStart": job.inputs.timecode_start,
+        "subtitles": [
+            {
+                "name": s.name,
+                "size": s.size,
+                "source": {"type": "path", "path": s.source_ref}
+                if s.source_type == "path"
+                else {"type": s.source_type},
+            }
+            for s in job.inputs.subtitles
+        ],
     }
 
 
@@ -96,6 +117,42 @@ def file_name_parts(job: Job) -> dict[str, Any] | None:
     delivery = (job.report or {}).get("delivery") or {}
     parts: dict[str, Any] | None = delivery.get("file_name_parts")
     return parts
+
+
+def timed_text(job: Job) -> dict[str, Any]:
+    """``subtitles`` and ``speech``: a summary of the report's sections (None when it has none:
+    no report yet, or one from before schema 3); cues and transcripts stay in the report."""
+    report = job.report or {}
+    files, tracks = report.get("subtitles"), report.get("speech")
+    return {
+        "subtitles": None if files is None else [_subtitle_file(f) for f in files],
+        "speech": None if tracks is None else [_speech_track(t) for t in tracks],
+    }
+
+
+def _subtitle_file(f: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": f.get("name"),
+        "format": f.get("format"),
+        "language": f.get("language"),
+        "streamIndex": f.get("stream_index"),
+        "cueCount": f.get("cue_count"),
+        "problemCount": f.get("problem_count"),
+        "error": f.get("error"),
+    }
+
+
+def _speech_track(t: dict[str, Any]) -> dict[str, Any]:
+    transcript = t.get("transcript") or {}
+    return {
+        "track": t.get("position"),
+        "speechSeconds": t.get("speech_s"),
+        "share": t.get("share"),
+        "segmentCount": t.get("segment_count"),
+        "transcriptLanguage": transcript.get("language"),
+        "transcriptSegments": transcript.get("segment_count"),
+        "transcriptionError": t.get("transcription_error"),
+    }
 
 
 def progress(job: Job) -> dict[str, Any]:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from kickflow.checks import audio, audio_signal, container, delivery, pse, tracks, video
+from kickflow.checks import (
+    audio,
+    audio_signal,
+    container,
+    delivery,
+    music_bed,
+    pse,
+    speech,
+    speech_language,
+    subtitles,
+    tracks,
+    video,
+)
 from kickflow.checks.base import CheckFn, CheckResult, Context, Finding, status_of, summary_of
 from kickflow.media.model import Measurements
 from kickflow.profiles import Profile
@@ -31,8 +43,28 @@ CHECKS: dict[str, CheckFn] = {
     "audio.dc_offset": audio_signal.check_dc_offset,
     "delivery.file_name": delivery.check_file_name,
     # Timed text (checks/subtitles.py)
+    "subtitle.files": subtitles.check_files,
+    "subtitle.parse": subtitles.check_parse,
+    "subtitle.encoding": subtitles.check_encoding,
+    "subtitle.empty": subtitles.check_empty,
+    "subtitle.line_length": subtitles.check_line_length,
+    "subtitle.lines": subtitles.check_lines,
+    "subtitle.reading_speed": subtitles.check_reading_speed,
+    "subtitle.duration": subtitles.check_duration,
+    "subtitle.gap": subtitles.check_gap,
+    "subtitle.overlap": subtitles.check_overlap,
+    "subtitle.bounds": subtitles.check_bounds,
+    "subtitle.shot_change": subtitles.check_shot_change,
+    "subtitle.markup": subtitles.check_markup,
     # Music and effects (checks/music_bed.py)
+    "audio.music_bed": music_bed.check_music_bed,
     # Speech (checks/speech.py)
+    "speech.dialogue_presence": speech.check_dialogue_presence,
+    "speech.subtitle_sync": speech.check_subtitle_sync,
+    "speech.dub_timing": speech.check_dub_timing,
+    "speech.transcription": speech_language.check_transcription,
+    "speech.language": speech_language.check_speech_language,
+    "subtitle.language": speech_language.check_subtitle_language,
 }
 
 

@@ -11,9 +11,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from kickflow.profiles.music_spec import MusicBedSpec
 from kickflow.profiles.sections import Section
 from kickflow.profiles.speech_spec import SpeechSpec
-from kickflow.profiles.subtitle_spec import SubtitleSpec
+from kickflow.profiles.subtitle_spec import SUBTITLE_SEVERITY, SubtitleSpec
 
 Severity = Literal["error", "warning", "info", "off"]
 Scan = Literal["progressive", "tff", "bff", "unknown"]
@@ -42,8 +43,28 @@ CHECK_IDS: tuple[str, ...] = (
     "audio.dc_offset",
     "delivery.file_name",
     # Timed text (checks/subtitles.py)
+    "subtitle.files",
+    "subtitle.parse",
+    "subtitle.encoding",
+    "subtitle.empty",
+    "subtitle.line_length",
+    "subtitle.lines",
+    "subtitle.reading_speed",
+    "subtitle.duration",
+    "subtitle.gap",
+    "subtitle.overlap",
+    "subtitle.bounds",
+    "subtitle.shot_change",
+    "subtitle.markup",
     # Music and effects (checks/music_bed.py)
+    "audio.music_bed",
     # Speech (checks/speech.py)
+    "speech.dialogue_presence",
+    "speech.subtitle_sync",
+    "speech.dub_timing",
+    "speech.transcription",  # checks/speech_language.py
+    "speech.language",
+    "subtitle.language",
 )
 
 DEFAULT_SEVERITY: dict[str, Severity] = {
@@ -53,6 +74,9 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "video.letterbox": "info",
     "audio.phase": "warning",
     "delivery.file_name": "warning",  # a misnamed file is renamed, not re-made: review
+    **SUBTITLE_SEVERITY,  # Timed text
+    # A provider outage is reported, not a failed file ([speech.transcription] required: error).
+    "speech.transcription": "warning",
 }
 
 
@@ -346,6 +370,7 @@ class Profile(Section):
     delivery: DeliverySpec = DeliverySpec()
     subtitles: SubtitleSpec = SubtitleSpec()
     speech: SpeechSpec = SpeechSpec()
+    music_bed: MusicBedSpec = MusicBedSpec()
     severity: dict[str, Severity] = Field(default_factory=dict)
 
     @field_validator("severity")

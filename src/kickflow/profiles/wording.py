@@ -14,6 +14,7 @@ from kickflow.profiles.model import (
     Severity,
     TrackSpec,
 )
+from kickflow.profiles.subtitle_wording import describe_subtitles
 
 Described = list[tuple[str, str]]
 
@@ -43,8 +44,12 @@ def describe(profile: Profile) -> Described:
         ("Silence", _segment("Silent passages", profile.silence)),
         *_pictures(profile),
         *_sound(profile),
+        *_music_bed(profile),
         *_detection(profile),
         *_delivery(profile),
+        *describe_subtitles(profile.subtitles),
+        *_speech(profile),
+        *_transcription(profile),
         *_severities(profile),
     ]
 
@@ -54,6 +59,69 @@ def _delivery(profile: Profile) -> Described:
     if pattern is None:
         return [("Delivery", "Any file name is accepted (no file-name convention).")]
     return [("Delivery", f"File names must follow {pattern}; the parts are in the report.")]
+
+
+def _speech(p: Profile) -> Described:
+    spec = p.speech
+    when = "when the delivery has subtitles" if spec.enabled is None else "never"
+    when = "always" if spec.enabled else when
+    original = f"track {spec.original_track}" if spec.original_track else "the first dialogue"
+    original += "" if spec.original_track else " or mix track"
+    dubs = (
+        "tracks " + ", ".join(str(t) for t in spec.dub_tracks)
+        if spec.dub_tracks
+        else "every language track"
+    )
+    expected = "is reported" if spec.expect_speech else "is accepted"
+    return [
+        (
+            "Speech",
+            f"The dialogue, mix and language tracks are listened to {when}: speech starts at "
+            f"a voice probability of {num(spec.vad_threshold)}, lasts at least "
+            f"{num(spec.min_speech_s)} s, ends after {num(spec.min_silence_s)} s of pause and "
+            f"is padded by {num(spec.pad_s)} s.",
+        ),
+        (
+            "Speech",
+            f"A listened track without speech {expected}; a dialogue track silent for more "
+            f"than {num(spec.max_speechless_s)} s is reported.",
+        ),
+        (
+            "Speech",
+            f"Subtitles must be within {num(spec.sync_tolerance_s)} s of the speech (offset, "
+            f"or drift over the programme), with speech under at least "
+            f"{_share(spec.min_cues_with_speech)} of the cues.",
+        ),
+        (
+            "Speech",
+            f"Dubs ({dubs}) are compared with the original ({original}): missing and extra "
+            f"lines are reported, and lines starting more than {num(spec.dub_tolerance_s)} s "
+            "away from the original's.",
+        ),
+    ]
+
+
+def _transcription(p: Profile) -> Described:
+    spec = p.speech.transcription
+    failing = "fails the file" if spec.required else "is a warning; the file is still judged"
+    budget = f"at most {num(spec.max_minutes_per_job)} minutes per file"
+    sent = (
+        f"The speech (only the speech) of the listened tracks is transcribed, {budget}; a "
+        f"transcript missing because the provider failed or the budget ran out {failing}."
+        if spec.enabled
+        else f"Speech is not sent for transcription (when it is: {budget}, and a missing "
+        f"transcript {failing})."
+    )
+    hint = (
+        "the provider is told each track's language, so the spoken language is not checked"
+        if spec.language_hint
+        else "the language the provider hears must be the track's expected language"
+    )
+    return [
+        ("Transcription", sent),
+        ("Transcription", f"With {num(spec.min_language_speech_s)} s of speech or more, {hint}."),
+        ("Transcription", "Subtitle files must be written in the language they declare."),
+    ]
 
 
 def num(value: float) -> str:
@@ -269,6 +337,29 @@ def _sound(p: Profile) -> Described:
             f"Stereo phase is reported when the mean correlation is below "
             f"{num(ph.min_mean_correlation)} or the channels stay out of phase for "
             f"{num(ph.out_of_phase_min_s)} s; mono carried as stereo {mono}.",
+        ),
+    ]
+
+
+def _music_bed(p: Profile) -> Described:
+    spec = p.music_bed
+    roles = ", ".join(("me", *spec.roles))
+    return [
+        (
+            "Music bed",
+            f"Tracks with the role {roles} must carry music or effects (a heuristic on 3-s "
+            f"blocks): a block is silent when its loud windows are below "
+            f"{num(spec.silent_below_dbfs)} dBFS; it has a bed when its level floor stays at "
+            f"or above {num(spec.min_floor_dbfs)} dBFS and within {num(spec.max_dip_db)} dB of "
+            f"its median for at least {num(spec.min_continuous_s)} s, or when at least "
+            f"{_share(spec.min_active_share)} of it is active and "
+            f"{_share(spec.min_noise_share)} of that is noise-like (effects).",
+        ),
+        (
+            "Music bed",
+            f"A track with a bed on less than {_share(spec.min_bed_share)} of its blocks is "
+            f"reported, and so is every stretch of {num(spec.missing_min_s)} s or more "
+            "without one.",
         ),
     ]
 

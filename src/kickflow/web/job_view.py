@@ -14,8 +14,26 @@ from markupsafe import Markup
 
 from kickflow.config import Settings
 from kickflow.jobs import Job, JobEvent, JobState
-from kickflow.report_html import level_strip_svg, loudness_svg, measurement_rows, timeline_svg
-from kickflow.report_text import VERDICT_LABELS, number, severity_counts, size
+from kickflow.report_html import (
+    level_strip_svg,
+    loudness_svg,
+    measurement_rows,
+    speech_svg,
+    timeline_svg,
+)
+from kickflow.report_text import VERDICT_LABELS, number, one_line, severity_counts, size
+from kickflow.report_timed_text import (
+    SUBTITLE_COLUMNS,
+    shot_changes_words,
+    speech_track_label,
+    speech_words,
+    subtitle_file_columns,
+    subtitle_stream_words,
+    transcript_capped,
+    transcript_lines,
+    transcript_words,
+    unread_streams,
+)
 from kickflow.web.next_steps import NextStep, next_step
 
 RETRYABLE = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.COMPLETED})
@@ -56,6 +74,27 @@ class FindingRow:
     thumbnail: str | None  # the picture's URL
     picture_alt: str
     strip: Markup | None  # the level strip of an audio finding
+
+
+@dataclass(frozen=True)
+class SubtitlesPart:
+    """The subtitle files table, then the container's subtitle streams and the shot changes."""
+
+    columns: tuple[str, ...]
+    files: list[tuple[str, ...]]
+    notes: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class SpeechTrack:
+    """One listened track: its speech, and its transcript or why there is none."""
+
+    label: str
+    words: str
+    transcript: str | None  # the transcript's heading, or the sentence saying it failed
+    unavailable: bool  # transcription was asked for and failed
+    lines: list[tuple[str, str]]  # (source timecode, text)
+    capped: bool
 
 
 @dataclass(frozen=True)
@@ -108,6 +147,32 @@ def finding_rows(job: Job, report: dict[str, Any]) -> list[FindingRow]:
             )
         )
     return rows
+
+
+def subtitles_part(report: dict[str, Any]) -> SubtitlesPart | None:
+    """The Subtitles section; None for a report without subtitles (or an older one)."""
+    files, streams = report.get("subtitles") or [], unread_streams(report)
+    if not files and not streams:
+        return None
+    notes = [(f"Stream #{s['index']}", subtitle_stream_words(s)) for s in streams]
+    if (shots := shot_changes_words(report)) is not None:
+        notes.append(("Shot changes", shots))
+    return SubtitlesPart(SUBTITLE_COLUMNS, [subtitle_file_columns(f) for f in files], notes)
+
+
+def speech_tracks(report: dict[str, Any]) -> list[SpeechTrack]:
+    """The Speech section, one entry per listened track (none in older reports)."""
+    return [
+        SpeechTrack(
+            label=speech_track_label(t),
+            words=speech_words(t),
+            transcript=transcript_words(t),
+            unavailable=bool(t.get("transcription_error")),
+            lines=[(tc, one_line(text)) for tc, text in transcript_lines(t)],
+            capped=transcript_capped(t),
+        )
+        for t in report.get("speech") or []
+    ]
 
 
 def history_rows(events: list[JobEvent]) -> list[HistoryRow]:
@@ -168,6 +233,9 @@ def _sections(job: Job, report: dict[str, Any]) -> dict[str, Any]:
         "timeline": Markup(timeline_svg(report)),  # noqa: S704 - escaped by the renderer
         "loudness": Markup(loudness_svg(report)),  # noqa: S704 - escaped by the renderer
         "pictures_missing": missing,
+        "subtitles": subtitles_part(report),
+        "speech": speech_tracks(report),
+        "speech_plot": Markup(speech_svg(report)),  # noqa: S704 - escaped by the renderer
         "checks": report.get("checks") or [],
     }
 

@@ -80,6 +80,10 @@ STEPS: dict[str, NextStep] = {
         "The start timecode given for this file is not a valid timecode at its frame rate.",
         "Submit it again with HH:MM:SS:FF (HH:MM:SS;FF for drop-frame at 29.97 or 59.94 fps).",
     ),
+    "subtitle_refused": _file(
+        "A subtitle file delivered with the media is not one KickFlow can read.",
+        "Deliver it as SRT, WebVTT, TTML or ASS/SSA text (UTF-8), then submit the job again.",
+    ),
     "file_too_large": _file(
         "The file is larger than this service accepts ({max_file}).",
         "Deliver a smaller file (a lighter codec or a shorter reel), or ask your admin to raise "
@@ -122,6 +126,11 @@ STEPS: dict[str, NextStep] = {
         f"This is a service problem, not your file: {ASK_ADMIN}, then press Retry.",
     ),
     "aborted": _passing("The analysis was stopped on request.", "Press Retry to run it again."),
+    "transcription_unavailable": _passing(
+        "The profile requires a transcript, and the transcription provider could not make one.",
+        f"Press Retry in a few minutes; if it fails again, {ASK_ADMIN} (the Operations page "
+        "shows the provider's health as groq_api).",
+    ),
     # Where the file comes from.
     "source_error": _file(
         "The file's source could not be read.",
