@@ -36,7 +36,12 @@ def timed_options(
     from kickflow.speech.stage import listened_tracks
 
     text_streams = any(s.text for s in media.subtitles)
-    shots = (sidecars or text_streams) and profile.severity_of(SHOT_CHANGE_CHECK) != "off"
+    # Cuts cost a branch over every frame: only when a rule uses them (shot_change_frames > 0).
+    shots = (
+        (sidecars or text_streams)
+        and profile.subtitles.wants_shot_changes
+        and profile.severity_of(SHOT_CHANGE_CHECK) != "off"
+    )
     return replace(
         options,
         subtitle_streams=text_streams,

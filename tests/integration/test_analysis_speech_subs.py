@@ -121,7 +121,7 @@ def test_check_file_reads_embedded_and_sidecar_subtitles(
     seen: list[float] = []
     report = check_file(
         cut_clip,
-        load_profile("ebu-r128"),
+        load_profile("timed-text"),  # its shot-change rule is what turns the cuts on
         subtitles=[SubtitleInput(srt_file, "EP01.en.srt")],
         on_progress=seen.append,
         work_dir=tmp_path,

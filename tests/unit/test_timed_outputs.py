@@ -164,3 +164,24 @@ def test_a_late_track_is_padded_to_start_at_programme_zero(tmp_path: Path) -> No
     assert pcm.read_bytes() == bytes(2 * 8000) + b"\x01\x00\x02\x00"
     pad_start(pcm, 0.0)
     assert len(pcm.read_bytes()) == 2 * 8000 + 4
+
+
+@pytest.mark.parametrize(
+    ("profile", "sidecars", "shots"),
+    [
+        ("timed-text", True, True),  # a shot-change rule and subtitles to hold to it
+        ("timed-text", False, True),  # the file's own text streams are held to it too
+        ("ebu-r128", True, False),  # subtitles, but no rule that uses cuts
+    ],
+)
+def test_cuts_are_measured_only_when_a_rule_uses_them(
+    profile: str, sidecars: bool, shots: bool
+) -> None:
+    from kickflow.engine import timed_options
+    from kickflow.profiles import load_profile
+
+    chosen = timed_options(AnalysisOptions(), load_profile(profile), MEDIA, sidecars=sidecars)
+    assert chosen.shot_changes is shots
+    bare = MediaInfo("x.mp4", 1, "mp4", 10.0, None, (_video(),), (_audio(1),))
+    alone = timed_options(AnalysisOptions(), load_profile(profile), bare, sidecars=False)
+    assert alone.shot_changes is False  # no subtitles at all: nothing to time against cuts

@@ -17,13 +17,16 @@ extra line (a line cut in two by a breath is neither).
 from __future__ import annotations
 
 import bisect
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from kickflow.media.model import Cue, Segment
+
+if TYPE_CHECKING:  # numpy loads when a sync is fitted, not with the checks table
+    import numpy as np
 
 COARSE_S = 0.1  # bin of the search over ratios and offsets
 FINE_S = 0.01  # bin of the refinement around the best offset
@@ -105,6 +108,8 @@ def _span_end(cues: Sequence[Cue], speech: Sequence[Segment], end_s: float) -> f
 
 def activity(spans: Sequence[tuple[float, float]], bins: int, bin_s: float) -> np.ndarray:
     """1 in every bin a span covers, else 0 (spans outside 0..bins×bin_s are cut)."""
+    import numpy as np
+
     edges = np.zeros(bins + 1, dtype=np.float64)
     for start, end in spans:
         first = min(max(round(start / bin_s), 0), bins)
@@ -117,6 +122,8 @@ def activity(spans: Sequence[tuple[float, float]], bins: int, bin_s: float) -> n
 
 def _coarse(cues: Sequence[Cue], speech: Sequence[Segment], end_s: float) -> tuple[float, float]:
     """The ratio and offset whose cue activity correlates best with the speech activity."""
+    import numpy as np
+
     bins = int(_span_end(cues, speech, end_s) / COARSE_S) + 1
     heard = activity([(s.start_s, s.end_s) for s in speech], bins, COARSE_S)
     best = (-np.inf, 1.0, 0.0)
@@ -130,6 +137,8 @@ def _coarse(cues: Sequence[Cue], speech: Sequence[Segment], end_s: float) -> tup
 
 def _best_lag(shown: np.ndarray, heard: np.ndarray) -> tuple[float, int]:
     """The normalised correlation peak and its lag in bins (``shown`` later = positive)."""
+    import numpy as np
+
     a, b = shown - shown.mean(), heard - heard.mean()
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     if norm == 0:
@@ -149,6 +158,8 @@ def _refined_offset(
     cues: Sequence[Cue], speech: Sequence[Segment], ratio: float, offset: float, end_s: float
 ) -> float:
     """The coarse offset refined at 10 ms bins within one coarse bin either side."""
+    import numpy as np
+
     bins = int(_span_end(cues, speech, end_s) / FINE_S) + 1
     spoken = activity([(s.start_s, s.end_s) for s in speech], bins, FINE_S)
     heard = np.concatenate(([0.0], np.cumsum(spoken)))  # speech bins before each bin
@@ -189,6 +200,8 @@ def _pairs(
 def _line(pairs: Sequence[tuple[float, float]], ratio: float) -> SyncFit:
     """A line through the pairs, refitted twice without those far from it (robust to cues
     that start mid-sentence and onsets of speech with no cue)."""
+    import numpy as np
+
     x = np.array([p[0] for p in pairs])
     y = np.array([p[1] for p in pairs])
     keep = np.ones(len(x), dtype=bool)
@@ -206,6 +219,8 @@ def _line(pairs: Sequence[tuple[float, float]], ratio: float) -> SyncFit:
 
 def _fitted(x: np.ndarray, y: np.ndarray, ratio: float) -> tuple[float, float]:
     """Least squares slope and intercept; the ratio kept when the pairs span too little time."""
+    import numpy as np
+
     if len(x) < MIN_PAIRS or float(x.max() - x.min()) < MIN_DRIFT_SPAN_S:
         return ratio, float(np.median(y - ratio * x))
     slope, intercept = np.polyfit(x, y, 1)
@@ -258,7 +273,7 @@ class DubAlignment:
     @property
     def offset_s(self) -> float:
         """The dub's typical lateness (median shift of paired lines); 0 with none paired."""
-        return float(np.median([p.shift_s for p in self.pairs])) if self.pairs else 0.0
+        return statistics.median(p.shift_s for p in self.pairs) if self.pairs else 0.0
 
 
 def align_lines(original: Sequence[Segment], dub: Sequence[Segment]) -> DubAlignment:

@@ -13,14 +13,16 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kickflow.errors import TranscriptionUnavailable
 from kickflow.media.model import AudioStream, MediaInfo, Segment, TrackSpeech
 from kickflow.profiles import Profile
 from kickflow.profiles.model import CHECK_IDS, TrackSpec
 from kickflow.speech import SPEECH_RATE
-from kickflow.speech.transcribe import Transcriber
-from kickflow.speech.vad import speech_segments
+
+if TYPE_CHECKING:  # the engine imports this module on every check: httpx only when used
+    from kickflow.speech.transcribe import Transcriber
 
 SPEAKING_ROLES = ("dialogue", "mix")  # and every language:<tag> track
 VAD_THREADS = 2
@@ -81,6 +83,8 @@ class SpeechStage:
 
     def listen(self, position: int, pcm: Path, end_s: float) -> TrackSpeech:
         """The speech segments of one track, cut at the programme's end."""
+        from kickflow.speech.vad import speech_segments  # numpy and the model: when listening
+
         spec = self._profile.speech
         found = speech_segments(
             pcm,
