@@ -43,6 +43,14 @@ class PathSource(Body):
     path: PathText
 
 
+class UrlSource(Body):
+    """A file at an http(s) URL, fetched by the worker under the outbound policy (private,
+    loopback and metadata addresses refused unless KICKFLOW_URL_ALLOW_* lets them through)."""
+
+    type: Literal["url"]
+    url: PathText
+
+
 class SubtitlePath(Body):
     """A subtitle file delivered beside the media: a path under the allowed roots too."""
 
@@ -90,7 +98,7 @@ class SubmitOptions(Body):
 class SubmitJob(SubmitOptions):
     """``POST /api/qc/jobs`` with a JSON body."""
 
-    source: PathSource
+    source: Annotated[PathSource | UrlSource, Field(discriminator="type")]
     subtitles: list[SubtitlePath] = Field(
         default_factory=list,
         max_length=MAX_SUBTITLES,

@@ -47,6 +47,10 @@ def source(job: Job) -> dict[str, Any]:
     """Where the file comes from (an upload's storage location stays internal)."""
     if job.source_type == "path":
         return {"type": "path", "path": job.source_ref}
+    if job.source_type == "url":
+        from kickflow.net.policy import shown_url
+
+        return {"type": "url", "url": shown_url(job.source_ref)}  # no query: it may be signed
     return {"type": job.source_type}
 
 

@@ -253,8 +253,8 @@ class HttpWorkerStore:
         """The job's input as a local file (see the module docstring)."""
         where = self._send("/leases/input", {"lease": wire.lease_to_wire(lease)})
         kind = where["kind"]
-        if kind == "path":
-            path: Path = sources.get_source("path").fetch(
+        if kind in {"path", "url"}:
+            path: Path = sources.get_source(kind).fetch(
                 job.source_ref, dest_dir, self.settings, on_bytes
             )
             return path

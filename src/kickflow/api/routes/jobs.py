@@ -33,6 +33,7 @@ from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import (
     ID_PATTERN,
     TEXT_PATTERN,
+    PathSource,
     SubmitJob,
     SubmitOptions,
     SubtitlePath,
@@ -171,14 +172,16 @@ def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
     assert isinstance(req, SubmitJob)
     profile_source = check_profile(svc.store, principal.org_id, req.profile)
     check_priority(principal, req.priority, svc.settings)
-    info = sources.inspect("path", req.source.path, svc.settings)
+    kind = req.source.type
+    ref = req.source.path if isinstance(req.source, PathSource) else req.source.url
+    info = sources.inspect(kind, ref, svc.settings)
     inputs = JobInputs(path_subtitles(req.subtitles, svc.settings), req.timecode_start)
     return _enqueue(
         svc,
         principal.org_id,
         req,
-        "path",
-        req.source.path,
+        kind,
+        ref,
         info.file_name,
         info.size,
         req.idempotency_key,

@@ -302,8 +302,9 @@ def _input_of(job: Job, subtitle: int | None) -> tuple[str, str]:
 def input_location(req: InputRequest, _: WorkerPrincipal, svc: Svc) -> dict[str, Any]:
     job = _held_job(svc, req.lease.job_id, req.lease.token)
     kind, ref = _input_of(job, req.subtitle)
-    if kind == "path":
-        return {"kind": "path"}  # read under the worker's own KICKFLOW_ALLOWED_ROOTS
+    if kind in {"path", "url"}:
+        # Read under the worker's own KICKFLOW_ALLOWED_ROOTS / fetched under its URL policy.
+        return {"kind": kind}
     if kind != "upload":
         raise RequestInvalid(f"job {job.id}: source type {kind!r} has no input here")
     try:
