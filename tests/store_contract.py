@@ -20,7 +20,9 @@
   the jobs list's filters (``tests/contract/listing.py``: profile, text on the file name,
   creation-time ranges, their combination, pagination, scoping; no reports in a list); and
   the inputs a job carries (``tests/contract/inputs.py``: subtitle files and a source
-  timecode, read back, claimed, kept by an idempotent resubmission and a retry).
+  timecode, read back, claimed, kept by an idempotent resubmission and a retry); and
+  transcription usage (``tests/contract/usage.py``: seconds added up per organisation and
+  per UTC day, concurrent adds all counted).
 
 ``tests/integration/test_store_contract.py`` runs both against the in-memory fake, SQLite and
 PostgreSQL.

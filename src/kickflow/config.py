@@ -178,6 +178,9 @@ class Settings(BaseSettings):
     transcription_max_wait_seconds: float = Field(
         60.0, ge=0, description="total backoff (Retry-After included) before giving up"
     )
+    transcription_org_daily_minutes: float = Field(
+        0.0, ge=0, description="audio one organisation may send per UTC day (0: no cap)"
+    )
     groq_api_key: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_API_KEY")
     groq_base_url: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_BASE_URL")
     google_client_id: str = ""

@@ -27,6 +27,7 @@ from tests.contract.listing import ListingContract
 from tests.contract.people import PeopleContract
 from tests.contract.profiles import OrgProfilesContract
 from tests.contract.service import ServiceContract
+from tests.contract.usage import UsageContract
 from tests.contract.worker import backoff_bounds
 
 Q, R, C, F, X, P = (
@@ -58,6 +59,7 @@ class TestUserContract(
     ListingContract,
     PeopleContract,
     JobInputsContract,
+    UsageContract,
 ):
     # --- organisations and the global pause -------------------------------------------------
 

@@ -15,6 +15,7 @@ from typing import Any
 from kickflow.config import Settings
 from kickflow.media.inputs import SubtitleInput
 from kickflow.profiles import Profile
+from kickflow.speech.transcribe import Transcriber
 
 OnProgress = Callable[[float], None]
 Script = Callable[[OnProgress], None]
@@ -43,6 +44,7 @@ class Seen:
     timecode_start: str | None = None
     # Each subtitle file handed over: its delivered name and its bytes (None: no file there).
     subtitles: tuple[tuple[str, bytes | None], ...] = ()
+    transcriber: Transcriber | None = None  # the one handed over (None: transcription off)
 
 
 def steady(on_progress: OnProgress) -> None:
@@ -64,9 +66,12 @@ def report_until_stopped(on_progress: OnProgress, fraction: float = 0.5) -> None
 @dataclass
 class FakeEngine:
     """``script(on_progress)`` is the analysis (default :func:`steady`); then ``raises`` is
-    raised, or a report with ``verdict`` is returned. ``seen`` records every call."""
+    raised, or a report with ``verdict`` is returned. ``seen`` records every call.
+    ``sends_s``: seconds of audio the analysis "sends" through the transcriber it is given,
+    within its budget (added to its ``spent_s``, which is how the real one counts it)."""
 
     script: Script = steady
+    sends_s: float = 0.0
     verdict: str = "passed"
     raises: BaseException | None = None
     seen: list[Seen] = field(default_factory=list)
@@ -83,14 +88,21 @@ class FakeEngine:
         display_name: str | None = None,
         timecode_start: str | None = None,
         subtitles: Sequence[SubtitleInput] = (),
-        transcriber: object | None = None,
+        transcriber: Transcriber | None = None,
     ) -> FakeReport:
         content = path.read_bytes()
         given = tuple(
             (s.name, s.path.read_bytes() if s.path.is_file() else None) for s in subtitles
         )
         seen = Seen(path, content, profile.name, settings, work_dir, display_name)
-        self.seen.append(dataclasses.replace(seen, timecode_start=timecode_start, subtitles=given))
+        self.seen.append(
+            dataclasses.replace(
+                seen, timecode_start=timecode_start, subtitles=given, transcriber=transcriber
+            )
+        )
+        if self.sends_s and transcriber is not None:
+            left = transcriber.remaining_s  # as the real one, never past its budget
+            transcriber.spent_s += self.sends_s if left is None else min(self.sends_s, left)
         self.entered.set()
         assert on_progress is not None, "the pipeline always passes its progress path"
         self.script(on_progress)

@@ -65,13 +65,20 @@ from tests.fakes.accounts import FakeAccounts
 from tests.fakes.base import copied
 from tests.fakes.org_profiles import FakeOrgProfiles, FakeThroughput
 from tests.fakes.people import FakePeople
+from tests.fakes.usage import FakeUsage
 from tests.fakes.worker_side import FakeWorkerSide
 
 Q, R = JobState.QUEUED, JobState.RUNNING
 
 
 class FakeJobStore(
-    BulkOperations, FakeAccounts, FakeWorkerSide, FakeOrgProfiles, FakeThroughput, FakePeople
+    BulkOperations,
+    FakeAccounts,
+    FakeWorkerSide,
+    FakeOrgProfiles,
+    FakeThroughput,
+    FakeUsage,
+    FakePeople,
 ):
     """The in-memory job store (see the module docstring)."""
 

@@ -62,6 +62,7 @@ class Tables:
     flags: dict[str, tuple[str, float]] = field(default_factory=dict)
     served: dict[str, int] = field(default_factory=dict)  # org id -> newest "claimed" event id
     org_profiles: dict[tuple[str, str], OrgProfile] = field(default_factory=dict)  # (org, name)
+    org_usage: dict[tuple[str, str], float] = field(default_factory=dict)  # (org, day) -> s
     users: dict[str, UserRow] = field(default_factory=dict)
     memberships: dict[tuple[str, str], MembershipRow] = field(default_factory=dict)  # (user, org)
     web_sessions: dict[str, SessionRow] = field(default_factory=dict)

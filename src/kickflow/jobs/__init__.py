@@ -65,6 +65,9 @@ Public API (everything else in this package is internal)::
     save_org_profile(org, name, source, user_id) -> OrgProfile   org_profiles(org)
     org_profile(org, name) -> OrgProfile | None   delete_org_profile(org, name) -> bool
 
+    # transcription usage (TranscriptionUsage; KICKFLOW_TRANSCRIPTION_ORG_DAILY_MINUTES)
+    transcription_used_s(org, day) -> float   add_transcription_usage(org, day, seconds)
+
     # control (IllegalTransition on a wrong state, JobNotFound outside the org)
     cancel(org, id)  pause(org, id)  resume(org, id)  retry(org, id) == requeue(org, id)
     cancel_many / pause_many / resume_many / retry_many(org, ids) -> BulkResult(done, refused)
@@ -121,7 +124,7 @@ from kickflow.jobs.people import (
     User,
     WebSession,
 )
-from kickflow.jobs.port import JobStore, WorkerPort
+from kickflow.jobs.port import JobStore, TranscriptionUsage, WorkerPort
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
 from kickflow.jobs.states import ACTIVE, TERMINAL, JobState
@@ -162,6 +165,7 @@ __all__ = [
     "Sidecar",
     "SqlJobStore",
     "TokenInfo",
+    "TranscriptionUsage",
     "User",
     "WebSession",
     "WorkerInfo",

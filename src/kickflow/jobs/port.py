@@ -18,7 +18,7 @@ IllegalTransition; times are epoch seconds from the store's clock (the database'
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kickflow.config import Settings
 from kickflow.jobs.accounts import LOCAL_ORG, IssuedToken, Principal, Role, TokenInfo
@@ -229,7 +229,22 @@ class PeoplePort(Protocol):
         ...
 
 
-class JobStore(WorkerPort, PeoplePort, Protocol):
+@runtime_checkable
+class TranscriptionUsage(Protocol):
+    """Seconds of audio each organisation sent for transcription, per UTC day (an ISO date,
+    ``2026-12-01``): what KICKFLOW_TRANSCRIPTION_ORG_DAILY_MINUTES caps. Part of JobStore; a
+    worker whose store lacks it (the worker protocol client) transcribes without that cap."""
+
+    def transcription_used_s(self, org_id: str, day: str) -> float:
+        """The organisation's seconds on ``day``; 0 when it sent none."""
+        ...
+
+    def add_transcription_usage(self, org_id: str, day: str, seconds: float) -> None:
+        """Add ``seconds`` to the organisation's usage on ``day`` (two adds at once both count)."""
+        ...
+
+
+class JobStore(WorkerPort, PeoplePort, TranscriptionUsage, Protocol):
     """Everything the API, the CLI, health checks and metrics ask of the job store, plus the
     worker side (:class:`WorkerPort`). One call is one transaction."""
 

@@ -278,3 +278,15 @@ org_profiles = sa.Table(
     sa.Column("updated_at", Epoch, nullable=False),
     sa.Column("updated_by", sa.String(36), nullable=True),  # a user id
 )
+
+# --- transcription usage (0010) -----------------------------------------------------------------
+
+# Seconds of audio sent to the transcription provider, per organisation and UTC day (ISO date
+# text), for KICKFLOW_TRANSCRIPTION_ORG_DAILY_MINUTES.
+org_usage = sa.Table(
+    "org_usage",
+    metadata,
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("transcription_seconds", sa.Double, nullable=False),
+)

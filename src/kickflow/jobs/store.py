@@ -48,13 +48,16 @@ from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE
 from kickflow.jobs.stats import JobHistory
 from kickflow.jobs.throughput import ThroughputQueries
+from kickflow.jobs.usage import UsageOperations
 
 T = TypeVar("T")
 REAPER_RUN_FLAG = "reaper_last_run"
 REAPER_ERROR_FLAG = "reaper_last_error"
 
 
-class SqlJobStore(bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, SqlPeople):
+class SqlJobStore(
+    bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, UsageOperations, SqlPeople
+):
     """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
     :class:`~kickflow.jobs.port.JobStore` (and so of its worker side, ``WorkerPort``).
 

@@ -12,6 +12,10 @@ KICKFLOW_MAX_SUBTITLE_MB), and its source timecode. A subtitle file that cannot 
 (gone, refused) does not fail the job: the media is still checked and that file gets a
 finding under its delivered name; a transient error (the service unreachable) retries the
 attempt like any other.
+
+Transcription is held to the profile's per-job budget and, on a direct worker, to what the
+job's organisation has left of KICKFLOW_TRANSCRIPTION_ORG_DAILY_MINUTES today
+(:mod:`kickflow.worker.usage`).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from kickflow.worker.control import JobControl, too_large_message
 from kickflow.worker.messages import failure_message, redact, unexpected_message
 from kickflow.worker.tempdirs import job_dir
 from kickflow.worker.thumbnails import ArtifactSink, Thumbnailer
+from kickflow.worker.usage import OrgUsage, org_usage
 
 if TYPE_CHECKING:
     from kickflow.speech.transcribe import Transcriber
@@ -189,22 +194,38 @@ def _analyse(
     subtitles = subtitle_inputs(ctx.inputs, job, control.lease, tmp)
     control.report(40.0, "analyzing", force=True)
     settings = watchdog_settings(ctx.settings)
-    report = ctx.engine(
-        path,
-        profile,
-        on_progress=control.on_fraction,
-        settings=settings,
-        work_dir=tmp,
-        display_name=job.file_name,
-        timecode_start=job.inputs.timecode_start,
-        subtitles=subtitles,
-        # The job's transcriber (None without an API key), within the profile's budget.
-        transcriber=transcriber_from_settings(
-            settings, budget_s=profile.speech.transcription.budget_s
-        ),
-    )
+    usage = org_usage(ctx.store, settings, job) if profile.speech.transcription.enabled else None
+    transcriber = job_transcriber(settings, profile, usage)
+    try:
+        report = ctx.engine(
+            path,
+            profile,
+            on_progress=control.on_fraction,
+            settings=settings,
+            work_dir=tmp,
+            display_name=job.file_name,
+            timecode_start=job.inputs.timecode_start,
+            subtitles=subtitles,
+            transcriber=transcriber,
+        )
+    finally:
+        if usage is not None:
+            usage.record(transcriber, job)
     thumbnails = Thumbnailer(settings, ctx.inputs, control)
     return report.verdict, thumbnails.add_to(report.to_dict(), path, job, tmp)
+
+
+def job_transcriber(
+    settings: Settings, profile: Profile, usage: OrgUsage | None
+) -> Transcriber | None:
+    """The job's transcriber (None without an API key) within the profile's budget, cut to
+    what its organisation has left of today's cap (:mod:`kickflow.worker.usage`)."""
+    if not settings.resolved_transcription_key():
+        return None
+    budget = profile.speech.transcription.budget_s
+    return transcriber_from_settings(
+        settings, budget_s=budget if usage is None else usage.budget_s(budget)
+    )
 
 
 def subtitle_inputs(
