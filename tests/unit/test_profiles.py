@@ -155,6 +155,16 @@ def test_extends_unknown_builtin(tmp_path: Path) -> None:
         load_profile(write(tmp_path, 'extends = "bbc"\n'))
 
 
+def test_a_file_extends_a_builtin_that_extends_another(tmp_path: Path) -> None:
+    """timed-text extends streaming: a studio's file on top of it gets all three layers."""
+    profile = load_profile(write(tmp_path, 'extends = "timed-text"\n[subtitles]\nmax_lines = 3\n'))
+    streaming, timed = load_profile("streaming"), load_profile("timed-text")
+    assert profile.name == "my"
+    assert profile.loudness == streaming.loudness  # from streaming, two levels down
+    assert profile.subtitles.shot_change_frames == timed.subtitles.shot_change_frames
+    assert profile.subtitles.max_lines == 3 != timed.subtitles.max_lines
+
+
 def test_profiles_are_immutable() -> None:
     profile = load_profile("web")
     with pytest.raises(ValueError, match="frozen"):

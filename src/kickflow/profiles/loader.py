@@ -80,17 +80,34 @@ def _read_file(path: Path, label: str) -> dict[str, Any]:
 def _parse(data: dict[str, Any], *, label: str, default_name: str) -> Profile:
     """Validate TOML data, resolving ``extends`` first; errors name the offending key."""
     data.setdefault("name", default_name)
-    base = data.pop("extends", None)
-    if base is not None:
-        if not isinstance(base, str) or ALIASES.get(base, base) not in builtin_profile_names():
-            names = ", ".join(builtin_profile_names())
-            raise ProfileError(f"profile {label}: extends must be one of {names}")
-        data = _merged(_read_builtin(ALIASES.get(base, base)), data)
+    data = _resolved(data, label)
     try:
         return Profile.model_validate(_tuples(data))
     except ValidationError as exc:
         problems = "; ".join(_describe(error) for error in exc.errors()[:3])
         raise ProfileError(f"profile {label}: {problems}") from exc
+
+
+MAX_EXTENDS = 8  # built-ins extend at most a few levels; a longer chain is a loop
+
+
+def _resolved(data: dict[str, Any], label: str) -> dict[str, Any]:
+    """``data`` on top of the built-in it ``extends``, and so on down the chain (a built-in
+    may extend another: ``timed-text`` extends ``streaming``)."""
+    seen: list[str] = []
+    base = data.pop("extends", None)
+    while base is not None:
+        if not isinstance(base, str) or ALIASES.get(base, base) not in builtin_profile_names():
+            names = ", ".join(builtin_profile_names())
+            raise ProfileError(f"profile {label}: extends must be one of {names}")
+        name = ALIASES.get(base, base)
+        if name in seen or len(seen) >= MAX_EXTENDS:
+            raise ProfileError(f"profile {label}: extends loops ({' → '.join([*seen, name])})")
+        seen.append(name)
+        parent = _read_builtin(name)
+        base = parent.pop("extends", None)
+        data = _merged(parent, data)
+    return data
 
 
 def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
