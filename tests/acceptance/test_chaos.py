@@ -214,7 +214,9 @@ def test_chaos_every_job_ends_with_one_accepted_result(
 
     # 1. SIGSTOP one running FFmpeg: the engine's watchdog kills it, the attempt is retried.
     job, _, ff = wait_for(  # type: ignore[misc]
-        "a job mid-analysis with its FFmpeg", lambda: analysing_ffmpeg(store, fleet, touched)
+        "a job mid-analysis with its FFmpeg",
+        lambda: analysing_ffmpeg(store, fleet, touched),
+        timeout=90,  # the fleet's first jobs start slowly on a loaded machine
     )
     os.kill(ff, signal.SIGSTOP)
     touched.add(job.id)

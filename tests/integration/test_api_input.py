@@ -68,7 +68,7 @@ def test_malformed_json(server: Server) -> None:
     [
         ({"source": {"type": "path", "path": "/x"}, "colour": "red"}, "colour"),
         ({"source": {"type": "path", "path": "/x", "extra": 1}}, "source.path.extra"),
-        ({"source": {"type": "url", "url": "http://x"}}, "source"),
+        ({"source": {"type": "ftp", "url": "ftp://media.invalid/a.mov"}}, "source"),
         ({}, "source"),
         ({"source": {"type": "path", "path": "/x"}, "priority": "high"}, "priority"),
         ({"source": {"type": "path", "path": "/x"}, "priority": 1000}, "priority"),
