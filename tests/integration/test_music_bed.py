@@ -14,16 +14,20 @@ from kickflow.profiles.model import TrackSpec
 from tests.integration.engine_helpers import measure_file
 from tests.music_material import (
     effects_wav,
-    espeak_available,
     mixed_wav,
     music_wav,
     run_ffmpeg,
     silence_wav,
     speech_wav,
 )
+from tests.speech_media import needs_espeak
 
 SECONDS = 12.0
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="espeak-ng makes the speech")
+
+
+@pytest.fixture(autouse=True)
+def _espeak() -> None:
+    needs_espeak()  # espeak-ng makes the speech
 
 
 @pytest.fixture(scope="module")
