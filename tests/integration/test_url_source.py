@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 
 from kickflow.config import Settings
-from kickflow.errors import FileTooLarge
+from kickflow.errors import FileTooLarge, UrlFailed, UrlNotMedia, UrlRefused, UrlUnreachable
 from kickflow.jobs import Job, JobState, sources
 from kickflow.jobs.url_source import UrlSource
 from kickflow.net import OutboundClient, OutboundPolicy
-from kickflow.net.errors import UrlFailed, UrlNotMedia, UrlRefused, UrlUnreachable
 from kickflow.worker.pipeline import AttemptContext, run_attempt
 from tests.fakes import FakeClock, FakeJobStore
 from tests.fakes.engine import FakeEngine

@@ -12,11 +12,10 @@ import httpx
 import pytest
 
 from kickflow.config import Settings
-from kickflow.errors import UnsafeConfiguration
+from kickflow.errors import UnsafeConfiguration, UrlInvalid, UrlNotFound, UrlRefused, UrlUnreachable
 from kickflow.net import Limits, OutboundPolicy, shown_url
 from kickflow.net.addresses import AllowList
 from kickflow.net.client import Hop
-from kickflow.net.errors import UrlInvalid, UrlNotFound, UrlRefused, UrlUnreachable
 from kickflow.net.policy import url_limits
 
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from kickflow.errors import FileTooLarge, KickflowError
-from kickflow.jobs.url_source import declared_size, file_name, judge, refuse_web_page
-from kickflow.net import Limits, Reply
-from kickflow.net.client import Deadline
-from kickflow.net.errors import (
+from kickflow.errors import (
+    FileTooLarge,
+    KickflowError,
     UrlAccessDenied,
     UrlFailed,
     UrlNotFound,
     UrlNotMedia,
     UrlUnreachable,
 )
+from kickflow.jobs.url_source import declared_size, file_name, judge, refuse_web_page
+from kickflow.net import Limits, Reply
+from kickflow.net.client import Deadline
 
 URL = "https://media.example/deliveries/EP%2001%20final.mxf"
 

@@ -21,15 +21,15 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from kickflow.config import Settings
-from kickflow.jobs.sources import OnBytes, SourceInfo, register
-from kickflow.net import OutboundClient, OutboundPolicy, Reply, Resolver
-from kickflow.net.errors import (
+from kickflow.errors import (
     UrlAccessDenied,
     UrlFailed,
     UrlNotFound,
     UrlNotMedia,
     UrlUnreachable,
 )
+from kickflow.jobs.sources import OnBytes, SourceInfo, register
+from kickflow.net import OutboundClient, OutboundPolicy, Reply, Resolver
 from kickflow.storage.names import MAX_NAME_BYTES, name_problem
 
 INSPECT_SECONDS = 60.0  # a HEAD that takes longer will not download in time either

@@ -22,8 +22,7 @@ from types import TracebackType
 
 import httpx
 
-from kickflow.errors import FileTooLarge, KickflowError
-from kickflow.net.errors import UrlFailed, UrlInvalid, UrlUnreachable
+from kickflow.errors import FileTooLarge, KickflowError, UrlFailed, UrlInvalid, UrlUnreachable
 from kickflow.net.policy import Limits, OutboundPolicy, Target, shown_url
 
 CHUNK = 1024 * 1024

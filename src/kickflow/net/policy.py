@@ -19,9 +19,8 @@ from ipaddress import ip_address
 import httpx
 
 from kickflow.config import Settings
-from kickflow.errors import UnsafeConfiguration
+from kickflow.errors import UnsafeConfiguration, UrlInvalid, UrlNotFound, UrlRefused, UrlUnreachable
 from kickflow.net.addresses import METADATA, NOTHING, AllowList, Host, parse_host, refusal
-from kickflow.net.errors import UrlInvalid, UrlNotFound, UrlRefused, UrlUnreachable
 
 Resolver = Callable[[str, int], Sequence[str]]
 SCHEMES = frozenset({"http", "https"})

@@ -80,6 +80,34 @@ STEPS: dict[str, NextStep] = {
         "The start timecode given for this file is not a valid timecode at its frame rate.",
         "Submit it again with HH:MM:SS:FF (HH:MM:SS;FF for drop-frame at 29.97 or 59.94 fps).",
     ),
+    "url_invalid": _file(
+        "The URL is not an http:// or https:// address of a media file.",
+        "Submit the file's direct download link.",
+    ),
+    "url_refused": _file(
+        "The URL points at an address KickFlow may not fetch from (an internal network).",
+        "Use a public link, or ask an operator to allow the source (KICKFLOW_URL_ALLOW_HOSTS).",
+    ),
+    "url_unreachable": _passing(
+        "The server behind the URL did not answer in time.",
+        "Check that the link works in a browser, then press Retry.",
+    ),
+    "url_not_found": _file(
+        "The URL gives no file: it may have been deleted or moved.",
+        "Ask for a fresh link, then submit the job again.",
+    ),
+    "url_access_denied": _file(
+        "The server refused access to the URL.",
+        "The link may have expired or need signing in: ask for a fresh shareable link.",
+    ),
+    "url_failed": _passing(
+        "Downloading from the URL failed.",
+        "Press Retry; if it fails again, ask for a fresh link.",
+    ),
+    "url_not_media": _file(
+        "The URL gives a web page, not a media file.",
+        "Submit the file's direct download link, not the page that shows it.",
+    ),
     "subtitle_refused": _file(
         "A subtitle file delivered with the media is not one KickFlow can read.",
         "Deliver it as SRT, WebVTT, TTML or ASS/SSA text (UTF-8), then submit the job again.",
