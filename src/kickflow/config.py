@@ -183,7 +183,22 @@ class Settings(BaseSettings):
     )
     groq_api_key: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_API_KEY")
     groq_base_url: str = Field("", description="deprecated: KICKFLOW_TRANSCRIPTION_BASE_URL")
+
+    # Secrets kept at rest (OAuth refresh tokens, webhook signing secrets): comma-separated
+    # keys, the first encrypts, every one decrypts (rotation: put the new key first).
+    secret_key: str = Field(
+        "", description="comma-separated secret keys; the first encrypts, all decrypt"
+    )
+
+    # --- Google (kickflow.integrations.google) ---
     google_client_id: str = ""
+    # --- end Google ---
+
+    # --- webhooks (kickflow.integrations.webhooks) ---
+    # --- end webhooks ---
+
+    # --- watch folders (kickflow.watch) ---
+    # --- end watch folders ---
 
     def resolved_public_url(self) -> str:
         """Where people open the dashboard: ``public_url``, else what ``kickflow serve``

@@ -16,7 +16,7 @@ class KickflowError(Exception):
     permanent = True
 
     def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or (self.__doc__ or self.code).strip())
+        super().__init__(message or " ".join((self.__doc__ or self.code).split()))
 
     @property
     def message(self) -> str:
@@ -544,3 +544,79 @@ class UrlNotMedia(NotMedia):
     """The URL gives a web page, not a media file."""
 
     code = "url_not_media"
+
+
+# --- Google (Drive, Sheets, OAuth) ----------------------------------------------------------
+
+
+class GoogleError(SourceError):
+    """Google answered with an error."""
+
+    code = "google_failed"
+
+
+class GoogleNotConfigured(GoogleError):
+    """Google Drive is not set up on this service: an operator must set
+    KICKFLOW_GOOGLE_CLIENT_ID and KICKFLOW_GOOGLE_CLIENT_SECRET."""
+
+    code = "google_not_configured"
+
+
+class GoogleNotConnected(GoogleError):
+    """Google Drive is not connected: connect Google Drive in Settings first."""
+
+    code = "google_not_connected"
+
+
+class GoogleAccessDenied(GoogleError):
+    """Google Drive access denied — reconnect Google Drive in Settings."""
+
+    code = "google_access_denied"
+
+
+class GoogleUnavailable(GoogleError):
+    """Google cannot be reached right now; the job is retried."""
+
+    code = "google_unavailable"
+    permanent = False
+
+
+class DriveLinkInvalid(GoogleError):
+    """This is not a Google Drive link: give the link of a Drive file or folder."""
+
+    code = "drive_link_invalid"
+
+
+class DriveFileNotFound(InputNotFound):
+    """File not found: it may have been deleted or moved."""
+
+    code = "drive_not_found"
+
+
+class DriveNotMedia(NotMedia):
+    """This is a Google document, not a media file: only uploaded files can be checked."""
+
+    code = "drive_not_media"
+
+
+class DriveFolderEmpty(GoogleError):
+    """The Drive folder holds no media files."""
+
+    code = "drive_folder_empty"
+
+
+class DriveChecksumMismatch(GoogleError):
+    """The downloaded file does not match Google Drive's checksum; the job is retried."""
+
+    code = "drive_checksum"
+    permanent = False
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+
+class SecretUnreadable(KickflowError):
+    """A stored secret cannot be decrypted with any key in KICKFLOW_SECRET_KEY: put the key it
+    was written with back in the list."""
+
+    code = "secret_unreadable"
