@@ -100,13 +100,27 @@ def test_the_last_hour_of_the_day_label_by_label_at_59_94() -> None:
         assert frames_from_timecode(label, DF60) == start + offset, label
 
 
-@pytest.mark.slow  # ~2.6 million labels: about 30 s on a loaded machine
-def test_a_whole_day_at_29_97_df_round_trips_label_by_label() -> None:
-    expected = labels(30, 2, 24)
-    for frame, label in enumerate(expected):
+def test_a_whole_day_at_29_97_df_round_trips_at_every_minute_boundary() -> None:
+    """Minute by minute through the day, counting each minute's labels (1798 where ;00 and ;01
+    are dropped, 1800 at every tenth): the first and last second of every minute, where frames
+    are dropped or not, convert both ways. The first hour goes label by label below."""
+    start = 0
+    for hh, mm in itertools.product(range(24), range(60)):
+        dropped = 2 if mm % 10 else 0
+        first = [f"{hh:02d}:{mm:02d}:00;{ff:02d}" for ff in range(dropped, 30)]
+        last = [f"{hh:02d}:{mm:02d}:59;{ff:02d}" for ff in range(30)]
+        per_minute = 60 * 30 - dropped
+        for offset, label in [*enumerate(first), *enumerate(last, per_minute - 30)]:
+            assert timecode_from_frames(start + offset, DF30) == label, start + offset
+            assert frames_from_timecode(label, DF30) == start + offset, label
+        start += per_minute
+    assert start == DF30.frames_per_day == 2_589_408
+
+
+def test_the_first_hour_at_29_97_df_round_trips_label_by_label() -> None:
+    for frame, label in enumerate(labels(30, 2, 1)):
         assert timecode_from_frames(frame, DF30) == label, frame
         assert frames_from_timecode(label, DF30) == frame, label
-    assert frame + 1 == DF30.frames_per_day == 2_589_408
 
 
 def test_the_first_hour_at_59_94_df_round_trips_label_by_label() -> None:

@@ -194,7 +194,8 @@ def _analyse(
     subtitles = subtitle_inputs(ctx.inputs, job, control.lease, tmp)
     control.report(40.0, "analyzing", force=True)
     settings = watchdog_settings(ctx.settings)
-    usage = org_usage(ctx.store, settings, job) if profile.speech.transcription.enabled else None
+    wants = profile.speech.transcription.enabled
+    usage = org_usage(ctx.store, settings, job, control.lease) if wants else None
     transcriber = job_transcriber(settings, profile, usage)
     try:
         report = ctx.engine(

@@ -45,6 +45,7 @@ from kickflow.jobs import (
 )
 from kickflow.worker import logs
 from kickflow.worker import protocol as wire
+from kickflow.worker.usage import UsageAnswer
 
 OnBytes = Callable[[int, int | None], None]
 RETRY_FIRST_S, RETRY_MAX_S = 0.2, 5.0
@@ -240,6 +241,17 @@ class HttpWorkerStore:
 
     def reap(self) -> ReapResult:
         return ReapResult([], [], [], [])  # the service runs the reaper
+
+    def transcription_usage(self, lease: Lease, add_s: float = 0.0) -> UsageAnswer:
+        """The leased job's organisation's transcription cap and usage today, after adding
+        ``add_s`` (the service's cap: KICKFLOW_TRANSCRIPTION_ORG_DAILY_MINUTES there)."""
+        body = {"lease": wire.lease_to_wire(lease), "add_seconds": add_s}
+        answer = (
+            self._send("/leases/transcription-usage", body)
+            if add_s <= 0
+            else (self._retrying("/leases/transcription-usage", body))
+        )
+        return UsageAnswer(float(answer["cap_seconds"]), float(answer["used_seconds"]))
 
     # --- the job's files ----------------------------------------------------------------
 

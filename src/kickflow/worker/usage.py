@@ -8,9 +8,11 @@ halved chunks counted once), so the cap and the per-job budget measure the same 
 jobs of one organisation that start together may both see the same remainder and overshoot
 the cap by up to one job's budget: the cap is a spending guard, not an exact quota.
 
-Only a store that keeps usage (:class:`~kickflow.jobs.TranscriptionUsage`: the SQL store of
-a direct worker) is capped; a worker on the worker protocol transcribes within the profile's
-budget alone.
+A direct worker reads and adds usage in its SQL store (:class:`~kickflow.jobs.TranscriptionUsage`)
+under its own setting. A worker on the worker protocol asks the service, fenced by the job's
+lease (:class:`LeaseUsagePort`): the cap is then the service's setting, so one organisation
+has one cap whichever machines its jobs run on. A service that cannot be asked leaves the job
+within its profile's budget alone (logged).
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from kickflow.config import Settings
 from kickflow.errors import KickflowError
-from kickflow.jobs import Job, TranscriptionUsage, WorkerPort
+from kickflow.jobs import Job, Lease, TranscriptionUsage, WorkerPort
 from kickflow.worker import logs
 
 if TYPE_CHECKING:
@@ -63,8 +65,47 @@ class OrgUsage:
             logs.warning("usage_unrecorded", job=job.id, seconds=spent, error=exc.message)
 
 
-def org_usage(store: WorkerPort, settings: Settings, job: Job) -> OrgUsage | None:
-    """The job's organisation's usage, or None when the store keeps none (see the module)."""
-    if not isinstance(store, TranscriptionUsage):
+@dataclass(frozen=True)
+class UsageAnswer:
+    """The service's view of a job's organisation today: its cap and what it has used."""
+
+    cap_s: float
+    used_s: float
+
+
+@runtime_checkable
+class LeaseUsagePort(Protocol):
+    """Usage through the service (the worker protocol client): read with ``add_s=0``, add
+    otherwise; the organisation is the leased job's, so a worker can touch no other."""
+
+    def transcription_usage(self, lease: Lease, add_s: float = 0.0) -> UsageAnswer: ...
+
+
+@dataclass(frozen=True)
+class _ThroughLease:
+    """:class:`TranscriptionUsage` for one job, answered by the service under its lease."""
+
+    port: LeaseUsagePort
+    lease: Lease
+
+    def transcription_used_s(self, org_id: str, day: str) -> float:
+        return self.port.transcription_usage(self.lease).used_s
+
+    def add_transcription_usage(self, org_id: str, day: str, seconds: float) -> None:
+        self.port.transcription_usage(self.lease, seconds)
+
+
+def org_usage(store: WorkerPort, settings: Settings, job: Job, lease: Lease) -> OrgUsage | None:
+    """The job's organisation's usage, or None when neither the store nor the service keeps
+    it (see the module)."""
+    if isinstance(store, TranscriptionUsage):
+        cap_s = settings.transcription_org_daily_minutes * 60
+        return OrgUsage(store, job.org_id, utc_day(), cap_s)
+    if not isinstance(store, LeaseUsagePort):
         return None
-    return OrgUsage(store, job.org_id, utc_day(), settings.transcription_org_daily_minutes * 60)
+    try:
+        answer = store.transcription_usage(lease)
+    except KickflowError as exc:
+        logs.warning("usage_unavailable", job=job.id, error=exc.message)
+        return None
+    return OrgUsage(_ThroughLease(store, lease), job.org_id, utc_day(), answer.cap_s)

@@ -320,6 +320,28 @@ def input_location(req: InputRequest, _: WorkerPrincipal, svc: Svc) -> dict[str,
     return answer | {"kind": "download", "local_ref": ref}
 
 
+class UsageRequest(LeaseOnly):
+    add_seconds: float = Field(0.0, ge=0, le=86400, description="audio just sent (0: read)")
+
+
+@router.post(
+    "/leases/transcription-usage",
+    summary="The leased job's organisation's transcription cap and usage today (and add to it)",
+)
+def transcription_usage(req: UsageRequest, _: WorkerPrincipal, svc: Svc) -> dict[str, Any]:
+    from kickflow.worker.usage import utc_day
+
+    job = _held_job(svc, req.lease.job_id, req.lease.token)
+    day = utc_day()
+    if req.add_seconds > 0:
+        svc.store.add_transcription_usage(job.org_id, day, req.add_seconds)
+    return {
+        "day": day,
+        "cap_seconds": svc.settings.transcription_org_daily_minutes * 60,
+        "used_seconds": svc.store.transcription_used_s(job.org_id, day),
+    }
+
+
 def _range_start(header: str | None, size: int) -> int:
     """The start of a ``Range: bytes=N-`` request (the only form a resuming worker sends)."""
     if not header:
