@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-import typer
+# Typer's Rich help and tracebacks cost about a third of the start-up (importing Rich's
+# markdown and traceback modules); plain help reads the same. An operator may set it back.
+os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # after the switch above: typer reads it when imported
 
 from kickflow.cli import errors as cli_errors
 
