@@ -192,12 +192,71 @@ class Settings(BaseSettings):
 
     # --- Google (kickflow.integrations.google) ---
     google_client_id: str = ""
+    google_client_secret: str = ""
+    # Google's endpoints: operator settings (trusted), so the clients call them directly.
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_drive_url: str = "https://www.googleapis.com/drive/v3"
+    google_sheets_url: str = "https://sheets.googleapis.com/v4"
+    google_sheets_export: bool = Field(
+        False, description="ask for the spreadsheets scope and export QC results to Sheets"
+    )
+    google_timeout_seconds: float = Field(30.0, gt=0, description="per request to Google")
+    google_retry_attempts: int = Field(4, ge=1, description="tries per request on 429/5xx")
+    google_retry_base_seconds: float = Field(1.0, ge=0, description="first backoff wait")
+    google_retry_max_seconds: float = Field(
+        30.0, ge=0, description="longest wait between tries, Retry-After included"
+    )
+    google_sheets_interval_seconds: float = Field(
+        30.0, gt=0, description="how often finished jobs are exported to Sheets on completion"
+    )
     # --- end Google ---
 
     # --- webhooks (kickflow.integrations.webhooks) ---
+    webhooks_enabled: bool = Field(
+        True, description="run the webhook dispatcher in `kickflow serve`"
+    )
+    webhook_interval_seconds: float = Field(
+        2.0, gt=0, description="how often the dispatcher looks for deliveries to send"
+    )
+    webhook_settle_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="jobs finished more recently than this wait for the next pass, so a "
+        "slower transaction that finished earlier is never skipped",
+    )
+    webhook_retry_base_seconds: float = Field(30.0, gt=0, description="first retry wait")
+    webhook_retry_max_seconds: float = Field(3600.0, gt=0, description="longest retry wait")
+    webhook_retry_window_seconds: float = Field(
+        86400.0, gt=0, description="a delivery is retried until this long after its first try"
+    )
+    webhook_max_sends_per_pass: int = Field(
+        20, ge=1, description="sends per dispatcher pass over every endpoint"
+    )
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0)
+    webhook_total_timeout_seconds: float = Field(15.0, gt=0)
+    webhook_claim_seconds: float = Field(
+        60.0, gt=0, description="how long a node owns an attempt before another may retry it"
+    )
     # --- end webhooks ---
 
     # --- watch folders (kickflow.watch) ---
+    watch_dirs: str = Field(
+        "", description="os.pathsep-separated folders `kickflow serve` watches (empty: none)"
+    )
+    watch_profile: str = Field("default", description="the profile of watch-folder jobs")
+    watch_project: str = Field("", description="the project of watch-folder jobs (empty: none)")
+    watch_results: str = Field(
+        "move",
+        pattern="^(move|sidecar|none)$",
+        description="what a finished job leaves: move (into passed/, needs_review/, failed/), "
+        "sidecar (<file>.kickflow.json) or none",
+    )
+    watch_settle_seconds: float = Field(
+        5.0, ge=0, description="a file is complete once its size and time are unchanged this long"
+    )
+    watch_interval_seconds: float = Field(2.0, gt=0, description="how often folders are looked at")
     # --- end watch folders ---
 
     def resolved_public_url(self) -> str:

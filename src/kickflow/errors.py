@@ -620,3 +620,194 @@ class SecretUnreadable(KickflowError):
     was written with back in the list."""
 
     code = "secret_unreadable"
+
+
+# --- Google clients (kickflow.integrations.google.oauth / drive) -----------------------------
+
+
+class GoogleClientRejected(GoogleError):
+    """Google refused this service's OAuth client: an operator must check
+    KICKFLOW_GOOGLE_CLIENT_ID and KICKFLOW_GOOGLE_CLIENT_SECRET."""
+
+    code = "google_client_rejected"
+
+
+class DriveNoAccess(GoogleError):
+    """The connected Google account has no access to this Drive file: ask its owner to share
+    it with that account."""
+
+    code = "drive_no_access"
+
+
+class DriveNotAFolder(GoogleError):
+    """This Drive link is not a folder: give the link of a Drive folder."""
+
+    code = "drive_not_a_folder"
+
+
+# --- Google Drive connection (Settings) ------------------------------------------------------
+
+
+class GoogleSignInExpired(RequestInvalid):
+    """This Google sign-in link has expired or was not started here: connect again from
+    Settings."""
+
+    code = "google_sign_in_expired"
+
+
+class GoogleConnectionNotFound(NotFound):
+    """There is no Google Drive connection to remove."""
+
+    code = "google_connection_not_found"
+
+
+# --- PDF reports ------------------------------------------------------------------------------
+
+
+class PdfUnavailable(KickflowError):
+    """PDF reports cannot be made on this machine: WeasyPrint or its system libraries (Pango)
+    are missing (apt-get install libpango-1.0-0 libpangoft2-1.0-0); the HTML report works."""
+
+    code = "pdf_unavailable"
+
+
+class PdfResourceRefused(KickflowError):
+    """A PDF report may only show the job's own pictures; nothing else is fetched."""
+
+    code = "pdf_resource_refused"
+
+
+class ReportNotWritable(KickflowError):
+    """The report file cannot be written there: choose an existing, writable directory."""
+
+    code = "report_not_writable"
+
+
+# --- Google Sheets export ------------------------------------------------------------------
+
+
+class SheetsExportOff(GoogleError):
+    """Google Sheets export is off on this service: an operator must set
+    KICKFLOW_GOOGLE_SHEETS_EXPORT=true (people then reconnect Google Drive in Settings)."""
+
+    code = "sheets_export_off"
+
+
+class SheetsExportNotConfigured(NotFound):
+    """This project has no Google Sheets export: an admin sets one up for the project first
+    (its spreadsheet, vendor and series title)."""
+
+    code = "sheets_export_not_configured"
+
+
+class SheetsScopeMissing(GoogleError):
+    """This Google connection was made without access to Google Sheets: reconnect Google Drive
+    in Settings and allow Sheets."""
+
+    code = "sheets_scope_missing"
+
+
+class SpreadsheetIdInvalid(RequestInvalid):
+    """This is not a Google Sheets link: give the link of the spreadsheet (or its id)."""
+
+    code = "spreadsheet_invalid"
+
+
+class SpreadsheetNotFound(GoogleError):
+    """Spreadsheet not found: it may have been deleted, or the connected Google account cannot
+    see it."""
+
+    code = "spreadsheet_not_found"
+
+
+class SpreadsheetAccessDenied(GoogleError):
+    """The connected Google account may not edit this spreadsheet: share it with that account
+    as an editor."""
+
+    code = "spreadsheet_access_denied"
+
+
+class SpreadsheetTabInUse(GoogleError):
+    """The spreadsheet already has a tab of this project's name holding other data: rename that
+    tab or choose another spreadsheet."""
+
+    code = "spreadsheet_tab_in_use"
+
+
+class SheetsRequestRefused(GoogleError):
+    """Google Sheets refused the request."""
+
+    code = "sheets_refused"
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookNotFound(NotFound):
+    """No such webhook endpoint in your organisation."""
+
+    code = "webhook_not_found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    """No such webhook delivery in your organisation."""
+
+    code = "webhook_delivery_not_found"
+
+
+class WebhookEventsInvalid(RequestInvalid):
+    """events: choose one or more of job.completed, job.failed and job.needs_review."""
+
+    code = "webhook_events_invalid"
+
+
+class WebhookBusy(RequestInvalid):
+    """A send to this webhook endpoint is in progress: try again in a moment."""
+
+    code = "webhook_busy"
+
+
+class WebhookSignatureInvalid(RequestInvalid):
+    """The webhook signature is not valid: refuse the delivery."""
+
+    code = "webhook_signature_invalid"
+
+
+# --- watch folders (kickflow.watch) ---------------------------------------------------------
+
+
+class WatchFolderUnusable(InputError):
+    """The watch folder cannot be used: give an existing directory this user can read and
+    write."""
+
+    code = "watch_folder_unusable"
+
+
+class WatchFolderNotAllowed(SourceNotAllowed):
+    """The watch folder is outside KICKFLOW_ALLOWED_ROOTS, so workers may not read its files:
+    add it there, or give --server and --token to upload them to the service."""
+
+    code = "watch_folder_not_allowed"
+
+
+class WatchSubmissionRefused(InputError):
+    """The service refused the file."""
+
+    code = "watch_submission_refused"
+
+
+class WatchTokenRefused(KickflowError):
+    """The service refused the token: give a valid API token with the member role
+    (--token / KICKFLOW_TOKEN)."""
+
+    code = "watch_token_refused"
+
+
+# --- Google connections (kickflow.integrations.google.tokens) --------------------------------
+
+
+class GoogleNoRefreshToken(GoogleError):
+    """Google gave no lasting access: remove KickFlow from your Google account's third-party
+    access, then connect Google Drive again."""
+
+    code = "google_no_refresh_token"
