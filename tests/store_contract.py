@@ -22,7 +22,16 @@
   the inputs a job carries (``tests/contract/inputs.py``: subtitle files and a source
   timecode, read back, claimed, kept by an idempotent resubmission and a retry); and
   transcription usage (``tests/contract/usage.py``: seconds added up per organisation and
-  per UTC day, concurrent adds all counted).
+  per UTC day, concurrent adds all counted); and the finished-jobs feed
+  (``tests/contract/finished.py``: terminal jobs of one organisation by (finished_at, id),
+  strictly after a cursor, reappearing after a retry); and Google connections
+  (``tests/contract/google.py``: the upsert on organisation and user that keeps the id, a
+  failed refresh and the reconnect that clears it, rotation, every call scoped by organisation);
+  and Google Sheets exports (``tests/contract/sheet_exports.py``: one per organisation and
+  project, a change keeping the cursor, the cursor's compare-and-set, the on-completion list
+  across organisations); and webhooks (``tests/contract/webhooks.py``: scoped endpoints, the
+  outbox's cursor compare-and-set and unique events, one claimed send per endpoint with a
+  fenced outcome, endpoint backoff, the retry window, redelivery).
 
 ``tests/integration/test_store_contract.py`` runs both against the in-memory fake, SQLite and
 PostgreSQL.

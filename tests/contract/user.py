@@ -21,13 +21,17 @@ from kickflow.errors import (
 )
 from kickflow.jobs import DEFAULT_PROFILE, Job, JobState
 from tests.contract.accounts import AccountsContract
+from tests.contract.finished import FinishedJobsContract
+from tests.contract.google import GoogleConnectionsContract
 from tests.contract.harness import ContractStore
 from tests.contract.inputs import JobInputsContract
 from tests.contract.listing import ListingContract
 from tests.contract.people import PeopleContract
 from tests.contract.profiles import OrgProfilesContract
 from tests.contract.service import ServiceContract
+from tests.contract.sheet_exports import SheetExportsContract
 from tests.contract.usage import UsageContract
+from tests.contract.webhooks import WebhooksContract
 from tests.contract.worker import backoff_bounds
 
 Q, R, C, F, X, P = (
@@ -60,6 +64,10 @@ class TestUserContract(
     PeopleContract,
     JobInputsContract,
     UsageContract,
+    FinishedJobsContract,
+    WebhooksContract,
+    GoogleConnectionsContract,
+    SheetExportsContract,
 ):
     # --- organisations and the global pause -------------------------------------------------
 

@@ -63,9 +63,13 @@ from kickflow.jobs.queue import queue_full_message
 from tests.fakes import stats
 from tests.fakes.accounts import FakeAccounts
 from tests.fakes.base import copied
+from tests.fakes.finished import FakeFinishedJobs
+from tests.fakes.google_connections import FakeGoogleConnections
 from tests.fakes.org_profiles import FakeOrgProfiles, FakeThroughput
 from tests.fakes.people import FakePeople
+from tests.fakes.sheet_exports import FakeSheetExports
 from tests.fakes.usage import FakeUsage
+from tests.fakes.webhooks import FakeWebhooks
 from tests.fakes.worker_side import FakeWorkerSide
 
 Q, R = JobState.QUEUED, JobState.RUNNING
@@ -78,6 +82,10 @@ class FakeJobStore(
     FakeOrgProfiles,
     FakeThroughput,
     FakeUsage,
+    FakeFinishedJobs,
+    FakeWebhooks,
+    FakeGoogleConnections,
+    FakeSheetExports,
     FakePeople,
 ):
     """The in-memory job store (see the module docstring)."""

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kickflow.errors import DatabaseError
+from kickflow.integrations.google.types import ConnectionSecrets, GoogleConnection
 from kickflow.jobs import Job, JobEvent, OrgProfile, TokenInfo, WorkerInfo
+from kickflow.jobs.sheet_exports import SheetExport
 from tests.fakes.clock import FakeClock
 from tests.fakes.people_rows import FailureRow, InvitationRow, MembershipRow, SessionRow, UserRow
 
@@ -68,6 +70,14 @@ class Tables:
     web_sessions: dict[str, SessionRow] = field(default_factory=dict)
     invitations: dict[str, InvitationRow] = field(default_factory=dict)
     sign_in_failures: list[FailureRow] = field(default_factory=list)
+    # by connection id: the row without its tokens, and its (encrypted) tokens
+    google_connections: dict[str, tuple[GoogleConnection, ConnectionSecrets]] = field(
+        default_factory=dict
+    )
+    sheet_exports: dict[tuple[str, str], SheetExport] = field(default_factory=dict)
+    # webhooks: rows as column dicts, replaced (never changed in place) so a copy snapshots
+    webhook_endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    webhook_deliveries: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_event_id: int = 0
 
     def copy(self) -> Tables:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from kickflow.config import Settings
+from kickflow.integrations.google.types import ConnectionSecrets, GoogleConnection
 from kickflow.jobs.accounts import LOCAL_ORG, IssuedToken, Principal, Role, TokenInfo
 from kickflow.jobs.models import (
     BulkResult,
@@ -44,8 +45,10 @@ from kickflow.jobs.people import (
 )
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE, NewJob
+from kickflow.jobs.sheet_exports import Cursor, SheetExport, SheetExportConfig
 from kickflow.jobs.stats import JobHistory
 from kickflow.jobs.throughput import HourlyOutcomes
+from kickflow.jobs.webhooks import WebhooksPort
 
 
 class WorkerPort(Protocol):
@@ -244,7 +247,146 @@ class TranscriptionUsage(Protocol):
         ...
 
 
-class JobStore(WorkerPort, PeoplePort, TranscriptionUsage, Protocol):
+class FinishedJobsPort(Protocol):
+    """The finished-jobs feed (:mod:`kickflow.jobs.finished`): each organisation's jobs in a
+    terminal state in the order they finished, read from a consumer's own cursor (webhooks,
+    the Sheets export). A job retried and finished again reappears after its new finish."""
+
+    def finished_jobs_after(
+        self,
+        org_id: str,
+        after: tuple[float, str] | None,
+        limit: int = 100,
+        *,
+        with_report: bool = True,
+    ) -> list[Job]:
+        """The organisation's completed, failed and cancelled jobs ordered by (finished_at,
+        id), strictly after the cursor ``after`` = (finished_at, id) of the last one handled
+        (None: from the first); at most ``limit`` (1-1000); ``report`` None unless
+        ``with_report``."""
+        ...
+
+
+class GoogleConnectionsPort(Protocol):
+    """Google connections (:mod:`kickflow.jobs.google_connections`): one per (organisation,
+    user), ``user_id == ORG_OWNER`` for the organisation-level one. Tokens go in and out as
+    SecretBox tokens only (:class:`ConnectionSecrets`); no method returns them but
+    :meth:`google_connection_secrets`. Every method but the last two is scoped by org_id: an id
+    of another organisation finds nothing and changes nothing."""
+
+    def save_google_connection(
+        self,
+        org_id: str,
+        user_id: str,
+        *,
+        email: str | None,
+        scopes: Sequence[str],
+        secrets: ConnectionSecrets,
+        access_expires_at: float | None,
+    ) -> GoogleConnection:
+        """Connect, or reconnect: an upsert on (org_id, user_id) that keeps the connection's
+        id and creation time and sets the status back to ``ok`` (no error). RequestInvalid
+        for a user id over 36 or an email over 254 characters."""
+        ...
+
+    def google_connection(self, org_id: str, user_id: str) -> GoogleConnection | None:
+        """The connection of exactly that (organisation, user), or None (never another's)."""
+        ...
+
+    def google_connection_by_id(self, org_id: str, connection_id: str) -> GoogleConnection | None:
+        """The organisation's connection with that id, or None."""
+        ...
+
+    def google_connection_secrets(
+        self, org_id: str, connection_id: str
+    ) -> ConnectionSecrets | None:
+        """The connection's encrypted tokens, or None."""
+        ...
+
+    def update_google_access(
+        self, org_id: str, connection_id: str, access_token: str, expires_at: float
+    ) -> None:
+        """Store a refreshed access token (encrypted text) and its expiry (epoch seconds)."""
+        ...
+
+    def mark_google_connection_failed(self, org_id: str, connection_id: str, error: str) -> None:
+        """Status ``refresh_failed`` with the reason (one line, at most 500 characters); the
+        access token is dropped. A reconnect (save) makes it ``ok`` again."""
+        ...
+
+    def delete_google_connection(self, org_id: str, connection_id: str) -> bool:
+        """Delete the connection; whether there was one."""
+        ...
+
+    def list_google_connections(self, org_id: str) -> list[GoogleConnection]:
+        """The organisation's connections by user id (the organisation-level one first)."""
+        ...
+
+    def replace_google_secrets(
+        self, org_id: str, connection_id: str, secrets: ConnectionSecrets
+    ) -> None:
+        """Overwrite both encrypted tokens (key rotation); ``updated_at`` stays."""
+        ...
+
+    def google_connection_problems(self) -> list[GoogleConnection]:
+        """Every organisation's connections whose status is not ``ok`` (health, ops view)."""
+        ...
+
+    def google_connection_keys(self) -> list[tuple[str, str]]:
+        """(org_id, id) of every connection of every organisation, for key rotation."""
+        ...
+
+
+class SheetExportsPort(Protocol):
+    """Google Sheets exports (:mod:`kickflow.jobs.sheet_exports`): one per (organisation,
+    project), with its cursor in the finished-jobs feed. Scoped by org_id but for
+    :meth:`sheet_exports_on_completion`, which the service's export loop reads."""
+
+    def save_sheet_export(
+        self, org_id: str, project: str, config: SheetExportConfig
+    ) -> SheetExport:
+        """Set up or change the project's export (upsert on (org_id, project)); a new one's
+        cursor starts at the store's now, a change keeps it. RequestInvalid for a field that
+        does not fit."""
+        ...
+
+    def sheet_export(self, org_id: str, project: str) -> SheetExport | None:
+        """The project's export, or None."""
+        ...
+
+    def list_sheet_exports(self, org_id: str) -> list[SheetExport]:
+        """The organisation's exports, by project."""
+        ...
+
+    def delete_sheet_export(self, org_id: str, project: str) -> bool:
+        """Stop exporting the project; whether there was an export."""
+        ...
+
+    def sheet_exports_on_completion(self) -> list[SheetExport]:
+        """Every organisation's exports with ``on_completion`` set."""
+        ...
+
+    def move_sheet_export_cursor(
+        self, org_id: str, project: str, expected: Cursor | None, to: Cursor
+    ) -> bool:
+        """Compare-and-set the cursor: moved only if it still is ``expected``."""
+        ...
+
+    def note_sheet_export(self, org_id: str, project: str, error: str | None) -> None:
+        """Record an export's time and error (None: it went through)."""
+        ...
+
+
+class JobStore(
+    WorkerPort,
+    PeoplePort,
+    TranscriptionUsage,
+    FinishedJobsPort,
+    WebhooksPort,
+    GoogleConnectionsPort,
+    SheetExportsPort,
+    Protocol,
+):
     """Everything the API, the CLI, health checks and metrics ask of the job store, plus the
     worker side (:class:`WorkerPort`). One call is one transaction."""
 

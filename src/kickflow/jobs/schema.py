@@ -290,3 +290,118 @@ org_usage = sa.Table(
     sa.Column("day", sa.String(10), primary_key=True),
     sa.Column("transcription_seconds", sa.Double, nullable=False),
 )
+
+# --- Google connections (0011) ------------------------------------------------------------------
+
+# One link to a Google account per (organisation, user); user_id "" is the organisation-level
+# connection an admin made. The tokens are SecretBox tokens (encrypted), never plaintext;
+# scopes are space-separated as Google spells them.
+google_connections = sa.Table(
+    "google_connections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("user_id", sa.String(36), nullable=False),
+    sa.Column("email", sa.String(254), nullable=True),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("refresh_token_enc", sa.Text, nullable=False),
+    sa.Column("access_token_enc", sa.Text, nullable=True),
+    sa.Column("access_expires_at", Epoch, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.CheckConstraint("status IN ('ok', 'refresh_failed')", name="ck_google_connections_status"),
+    sa.UniqueConstraint("org_id", "user_id", name="uq_google_connections_org_user"),
+    sa.Index("ix_google_connections_status", "status"),
+)
+
+# --- webhooks (0012) -----------------------------------------------------------------------------
+
+# An organisation's webhook receivers. ``events`` is a comma-separated subset of the event
+# names; ``secret_enc`` the signing secret as a SecretBox token (never plaintext). The cursor
+# (cursor_finished_at, cursor_job_id) is where this endpoint is in the finished-jobs feed;
+# ``failures``/``retry_at`` back off the whole endpoint while it is failing, and
+# ``busy_token``/``busy_until`` is the claim that keeps its sends one at a time across nodes.
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("description", sa.String(200), nullable=True),
+    sa.Column("events", sa.String(200), nullable=False),
+    sa.Column("secret_enc", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("cursor_finished_at", Epoch, nullable=False),
+    sa.Column("cursor_job_id", sa.String(36), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("retry_at", Epoch, nullable=True),
+    sa.Column("busy_token", sa.String(32), nullable=True),
+    sa.Column("busy_until", Epoch, nullable=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+    sa.Index("ix_webhook_endpoints_org", "org_id", "created_at"),
+)
+
+# One event for one endpoint (the outbox): created from the feed, sent by the dispatcher.
+# ``payload`` is the exact JSON body (the same bytes on every attempt; only the signature's
+# time changes). job_id is NULL for a test ping, so pings never collide on the unique key.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("org_id", sa.String(36), nullable=False),
+    sa.Column(
+        "endpoint_id",
+        sa.String(36),
+        sa.ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("job_id", sa.String(36), nullable=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("due_since", Epoch, nullable=False),
+    sa.Column("first_attempt_at", Epoch, nullable=True),
+    sa.Column("next_attempt_at", Epoch, nullable=False),
+    sa.Column("last_attempt_at", Epoch, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("claim_token", sa.String(32), nullable=True),
+    sa.Column("delivered_at", Epoch, nullable=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.CheckConstraint(
+        "status IN ('pending', 'sending', 'delivered', 'failed')",
+        name="ck_webhook_deliveries_status",
+    ),
+    sa.UniqueConstraint("endpoint_id", "job_id", "event", name="uq_webhook_deliveries_event"),
+    sa.Index("ix_webhook_deliveries_due", "status", "endpoint_id", "next_attempt_at"),
+    sa.Index("ix_webhook_deliveries_org", "org_id", "created_at"),
+)
+
+# The finished-jobs feed (kickflow.jobs.finished) reads each organisation's jobs by finish.
+sa.Index("ix_jobs_org_finished", jobs.c.org_id, jobs.c.finished_at, jobs.c.id)
+
+# --- Google Sheets exports (0013) ---------------------------------------------------------------
+
+# Per (organisation, project): where its QC results go and the export's cursor in the
+# finished-jobs feed (cursor_at, cursor_job_id: the last finished job it handled).
+sheet_exports = sa.Table(
+    "sheet_exports",
+    metadata,
+    sa.Column("org_id", sa.String(36), sa.ForeignKey("organisations.id"), primary_key=True),
+    sa.Column("project", sa.String(200), primary_key=True),
+    sa.Column("spreadsheet_id", sa.String(200), nullable=False),
+    sa.Column("vendor", sa.String(200), nullable=False),
+    sa.Column("series_title", sa.String(200), nullable=False),
+    sa.Column("connection_id", sa.String(36), nullable=False),  # a google_connections id
+    sa.Column("on_completion", sa.Boolean, nullable=False),
+    sa.Column("cursor_at", Epoch, nullable=True),
+    sa.Column("cursor_job_id", sa.String(36), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_export_at", Epoch, nullable=True),
+    sa.Column("created_at", Epoch, nullable=False),
+    sa.Column("updated_at", Epoch, nullable=False),
+)

@@ -28,6 +28,8 @@ from kickflow.jobs import claim as claim_ops
 from kickflow.jobs import lease as lease_ops
 from kickflow.jobs.accounts import IssuedToken, Principal, Role, TokenInfo
 from kickflow.jobs.db import LockHolder, make_engine, read_tx, sqlite_lock_holder, write_tx
+from kickflow.jobs.finished import FinishedJobsQueries
+from kickflow.jobs.google_connections import GoogleConnectionOperations
 from kickflow.jobs.listing import JobFilter
 from kickflow.jobs.migrate import current_revision, ensure_migrated, head_revision, upgrade
 from kickflow.jobs.models import (
@@ -46,9 +48,11 @@ from kickflow.jobs.people_sql import SqlPeople
 from kickflow.jobs.port import JobStore
 from kickflow.jobs.queries import Page
 from kickflow.jobs.queue import DEFAULT_PROFILE
+from kickflow.jobs.sheet_exports import SheetExportOperations
 from kickflow.jobs.stats import JobHistory
 from kickflow.jobs.throughput import ThroughputQueries
 from kickflow.jobs.usage import UsageOperations
+from kickflow.jobs.webhooks import WebhookOperations
 
 T = TypeVar("T")
 REAPER_RUN_FLAG = "reaper_last_run"
@@ -56,7 +60,15 @@ REAPER_ERROR_FLAG = "reaper_last_error"
 
 
 class SqlJobStore(
-    bulk.BulkOperations, OrgProfileOperations, ThroughputQueries, UsageOperations, SqlPeople
+    bulk.BulkOperations,
+    OrgProfileOperations,
+    ThroughputQueries,
+    UsageOperations,
+    FinishedJobsQueries,
+    WebhookOperations,
+    GoogleConnectionOperations,
+    SheetExportOperations,
+    SqlPeople,
 ):
     """Queue operations on one database (SQLite or PostgreSQL): the SQL implementation of
     :class:`~kickflow.jobs.port.JobStore` (and so of its worker side, ``WorkerPort``).
