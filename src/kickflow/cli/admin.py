@@ -249,5 +249,46 @@ def _user_line(user: User, member: Membership) -> str:
     return f"{user.email}  {member.role:<8}  {state}  {user.name or ''}".rstrip()
 
 
+# --- secrets at rest ----------------------------------------------------------------------------
+
+
+@admin_app.command("rotate-secrets")
+def rotate_secrets_cmd() -> None:
+    """Re-encrypt stored secrets (Google connections' tokens, webhook signing secrets) with
+    the first key of KICKFLOW_SECRET_KEY, after putting a new key first. Prints counts, never a
+    secret; fails when some cannot be decrypted with any key (keep the old key in the list
+    until it passes)."""
+    from kickflow.config import get_settings
+    from kickflow.errors import SecretUnreadable
+    from kickflow.integrations.google.tokens import GoogleTokens
+    from kickflow.integrations.webhooks.secrets import rotate_webhook_secrets
+    from kickflow.security.secrets import SecretBox
+
+    settings = get_settings()
+    box = SecretBox.from_settings(settings)
+    unreadable: list[str] = []
+    store = _store()
+    try:
+        google = GoogleTokens(store, settings, box=box).rotation()
+        typer.echo(
+            f"Google connections: {google.rotated} re-encrypted, {google.current} already "
+            f"current, {google.unreadable} unreadable"
+        )
+        if google.unreadable:
+            unreadable.append(f"{google.unreadable} Google connection(s)")
+        try:
+            typer.echo(f"Webhook secrets: {rotate_webhook_secrets(store, box)} re-encrypted")
+        except SecretUnreadable:
+            typer.echo("Webhook secrets: stopped at one that no key decrypts")
+            unreadable.append("a webhook signing secret")
+    finally:
+        store.close()
+    if unreadable:
+        raise SecretUnreadable(
+            f"{' and '.join(unreadable)} cannot be decrypted with any key in "
+            "KICKFLOW_SECRET_KEY: put the key they were written with back in the list"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(admin_app, name="admin")
