@@ -12,6 +12,9 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Speech tests synthesise real speech offline.
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
+# PDF reports: WeasyPrint lays text out with Pango (its fonts come with fontconfig).
+compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || compgen -G '/usr/lib/libpangoft2-1.0.so.0' \
+  >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

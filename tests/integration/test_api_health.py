@@ -163,7 +163,8 @@ def test_groq_and_google_when_configured(tmp_path: Path, fake_groq: str) -> None
         assert report["groq_api"]["details"]["checked_at"]
         assert report["groq_api"]["details"]["age_seconds"] >= 0
         assert set(FakeGroq.seen_keys) == {f"Bearer {GROQ_KEY}"}
-        assert report["google_oauth"]["status"] == "ok"
+        google = report["google_oauth"]  # a client id without its secret is no configuration
+        assert google["status"] == "not_configured" and "SECRET" in google["message"], google
         FakeGroq.mode = "reject"
         refused = wait_for(
             lambda: (g := full(server)["groq_api"])["status"] == "error" and g, 30, "the 401"

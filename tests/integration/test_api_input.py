@@ -221,4 +221,4 @@ def test_bad_query_parameters(server: Server) -> None:
         assert_error(c.get(JOBS, params={"cursor": "!!!"}), 422)
         assert_error(c.get(JOBS, params={"cursor": "bm90LWpzb24="}), 400)
         assert_error(c.get("/api/qc/progress"), 400)
-        assert_error(c.get(f"{JOBS}/x/report", params={"format": "pdf"}), 422)
+        assert_error(c.get(f"{JOBS}/x/report", params={"format": "docx"}), 422)

@@ -64,11 +64,22 @@ NOT_FOUND: dict[str, Case] = {
     "POST /api/qc/debug": lambda c, j: c.post(
         "/api/qc/debug", json={"action": "retry_specific", "jobId": j}
     ),
+    "POST /api/qc/jobs/{job_id}/export/sheets": lambda c, j: c.post(f"{JOBS}/{j}/export/sheets"),
 }
 # Routes answering with the caller's own data only, checked one by one below.
 SCOPED = {
     "GET /api/qc/jobs", "POST /api/qc/jobs", "GET /api/qc/debug", "GET /api/qc/events",
     "GET /api/qc/profiles",
+    # A project's Sheets export: (organisation, project) is the key, so another organisation
+    # only ever reaches its own (tests/integration/test_sheets_api.py).
+    "GET /api/qc/projects/{project}/sheets", "PUT /api/qc/projects/{project}/sheets",
+    "DELETE /api/qc/projects/{project}/sheets", "POST /api/qc/projects/{project}/sheets/export",
+    # Webhook endpoints and deliveries: another organisation's id is 404 on every route
+    # (tests/unit/test_api_webhooks.py, tests/integration/test_web_webhooks.py).
+    "GET /api/qc/webhooks", "POST /api/qc/webhooks", "GET /api/qc/webhooks/{endpoint_id}",
+    "PATCH /api/qc/webhooks/{endpoint_id}", "DELETE /api/qc/webhooks/{endpoint_id}",
+    "GET /api/qc/webhooks/{endpoint_id}/deliveries", "POST /api/qc/webhooks/{endpoint_id}/test",
+    "POST /api/qc/webhooks/deliveries/{delivery_id}/redeliver",
 }  # fmt: skip
 
 

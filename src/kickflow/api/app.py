@@ -16,12 +16,15 @@ from kickflow.api.routes import (
     artifacts,
     control,
     debug,
+    google,
     health,
     jobs,
     metrics,
     profiles,
     progress,
+    sheets,
     web,
+    webhooks,
     worker,
 )
 from kickflow.config import Settings, get_settings
@@ -78,6 +81,9 @@ def create_app(
     )
     for module in (health, jobs, profiles, progress, control, debug, metrics, web, worker):
         app.include_router(module.router)
+    app.include_router(google.router)
+    app.include_router(webhooks.router)
+    app.include_router(sheets.router)
     app.include_router(artifacts.router)
     for page_router in dashboard.routers():
         app.include_router(page_router)

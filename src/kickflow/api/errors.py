@@ -43,6 +43,8 @@ STATUS_BY_CLASS: dict[type[Exception], int] = {
     e.RequestInvalid: 400,
     e.InputError: 400,
     e.ProfileError: 400,
+    e.GoogleUnavailable: 503,
+    e.PdfUnavailable: 503,
     e.DatabaseError: 503,
     e.StoredObjectMissing: 404,
     e.StorageError: 503,

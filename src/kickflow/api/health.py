@@ -27,7 +27,9 @@ import httpx
 
 from kickflow.api.views import iso
 from kickflow.config import Settings
-from kickflow.errors import KickflowError
+from kickflow.errors import GoogleUnavailable, KickflowError
+from kickflow.integrations.google.oauth import OAuthClient
+from kickflow.integrations.google.types import ORG_OWNER
 from kickflow.jobs import ACTIVE, TERMINAL, JobStore
 from kickflow.media.binaries import binary_version, find_ffmpeg
 from kickflow.storage import Storage
@@ -36,6 +38,7 @@ Component = dict[str, Any]
 Check = Callable[[], Component]
 COMPONENTS = ("database", "storage", "qc_worker", "ffmpeg", "groq_api", "google_oauth", "reaper")
 GROQ_TIMEOUT_S = 2.0
+GOOGLE_PROBE_S = 30.0
 TERMINAL_TTL_S = 5.0
 SEVERITY = {"ok": 0, "not_configured": 0, "warning": 1, "error": 2}
 LOCK_RUNBOOK = "docs/runbooks/qc-stuck-jobs.md#database-busy"
@@ -223,10 +226,66 @@ def _model_ids(reply: httpx.Response) -> list[str] | None:
     return [str(item.get("id")) for item in data if isinstance(item, dict)]
 
 
-def google_oauth(client_id: str) -> Component:
-    if not client_id:
-        return component("not_configured", "KICKFLOW_GOOGLE_CLIENT_ID is not set")
-    return component("ok", "Google OAuth client configured")
+class GoogleOAuthCheck:
+    """``google_oauth``: whether Google's token endpoint answers (a probe at most every
+    ``probe_seconds``, in the background: a busy health endpoint neither hammers Google nor
+    waits for it) and how many Drive connections Google stopped refreshing. Counts only: who
+    must reconnect is tenant data, for the Operations page (:func:`google_reconnect_list`)."""
+
+    def __init__(self, settings: Settings, store: JobStore, probe_seconds: float) -> None:
+        self.store = store
+        self.oauth = OAuthClient(settings)
+        self.prober = Prober({"google_oauth": self.probe}, probe_seconds)
+
+    def probe(self) -> Component:
+        try:
+            latency = self.oauth.probe()
+        except GoogleUnavailable:
+            return component(
+                "error", "Google's token endpoint does not answer (KICKFLOW_GOOGLE_TOKEN_URL)"
+            )
+        return component("ok", "Google's token endpoint answers", latency_ms=round(latency, 1))
+
+    def __call__(self) -> Component:
+        if not self.oauth.configured:
+            return component(
+                "not_configured",
+                "KICKFLOW_GOOGLE_CLIENT_ID and KICKFLOW_GOOGLE_CLIENT_SECRET are not set",
+            )
+        probed = self.prober.latest()["google_oauth"]
+        failed = len(self.store.google_connection_problems())
+        if probed["status"] == "error" or not failed:
+            return probed
+        details = {**probed.get("details", {}), "refresh_failed": failed}
+        message = (
+            f"{failed} Google Drive connection(s) no longer refresh: "
+            "their owners must reconnect Google Drive in Settings"
+        )
+        return {**probed, "status": "warning", "message": message, "details": details}
+
+
+def google_reconnect_list(store: JobStore, org_id: str | None) -> list[dict[str, str]]:
+    """Who must reconnect Google Drive (the kickflow user's email, or "the organisation" for
+    an organisation-level connection, and the organisation's name), in ``org_id`` or, None,
+    every organisation: for the Operations page, never for anonymous callers."""
+    problems = [
+        c for c in store.google_connection_problems() if org_id is None or c.org_id == org_id
+    ]
+    people: dict[str, tuple[str, dict[str, str]]] = {}
+    for org in {c.org_id for c in problems}:
+        members = store.org_members(org)
+        name = members[0][1].org_name if members else org
+        people[org] = (name, {user.id: user.email for user, _ in members})
+    return [
+        {
+            "organisation": people[c.org_id][0],
+            "user": "the organisation"
+            if c.user_id == ORG_OWNER
+            else people[c.org_id][1].get(c.user_id, "a former member"),
+            "account": c.email or "",
+        }
+        for c in problems
+    ]
 
 
 def reaper(store: JobStore, interval: float, next_run_in: float | None = None) -> Component:
@@ -277,7 +336,9 @@ def service_checks(
         "storage": lambda: storage(uploads),
         "qc_worker": lambda: qc_worker(store, terminal),
         "ffmpeg": lambda: ffmpeg(settings.ffmpeg),
-        "google_oauth": lambda: google_oauth(settings.google_client_id),
+        "google_oauth": GoogleOAuthCheck(
+            settings, store, min(GOOGLE_PROBE_S, settings.health_probe_interval_seconds)
+        ),
         "reaper": lambda: reaper(store, settings.reaper_interval_seconds, next_reaper_run()),
     }
     key = settings.resolved_transcription_key()

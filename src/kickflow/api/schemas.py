@@ -51,6 +51,14 @@ class UrlSource(Body):
     url: PathText
 
 
+class DriveLinkSource(Body):
+    """A Google Drive file or folder link (a folder: one job per media file, subtitle files
+    paired by name), read with the caller's Google connection."""
+
+    type: Literal["drive"]
+    url: PathText
+
+
 class SubtitlePath(Body):
     """A subtitle file delivered beside the media: a path under the allowed roots too."""
 
@@ -98,7 +106,7 @@ class SubmitOptions(Body):
 class SubmitJob(SubmitOptions):
     """``POST /api/qc/jobs`` with a JSON body."""
 
-    source: Annotated[PathSource | UrlSource, Field(discriminator="type")]
+    source: Annotated[PathSource | UrlSource | DriveLinkSource, Field(discriminator="type")]
     subtitles: list[SubtitlePath] = Field(
         default_factory=list,
         max_length=MAX_SUBTITLES,

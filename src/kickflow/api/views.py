@@ -51,6 +51,8 @@ def source(job: Job) -> dict[str, Any]:
         from kickflow.net.policy import shown_url
 
         return {"type": "url", "url": shown_url(job.source_ref)}  # no query: it may be signed
+    if job.source_type == "drive":
+        return {"type": "drive", "name": job.file_name}  # ids of the connection stay internal
     return {"type": job.source_type}
 
 

@@ -95,6 +95,10 @@ def check(
     html_out: Annotated[
         str | None, typer.Option("--html", help="Write a self-contained HTML report.")
     ] = None,
+    pdf_out: Annotated[
+        Path | None,
+        typer.Option("--pdf", metavar="PATH", help="Write the report as an A4 PDF to PATH."),
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on needs_review.")] = False,
     subtitles: Annotated[
         list[Path] | None,
@@ -122,6 +126,10 @@ def check(
 
     if timecode_start is not None:  # before the profile and the decode: a typo costs nothing
         parse_timecode_text(timecode_start)
+    if pdf_out is not None:  # before the decode too
+        from kickflow.report_pdf import check_target
+
+        check_target(pdf_out)
     from kickflow.config import get_settings
 
     settings = get_settings()
@@ -147,6 +155,10 @@ def check(
         from kickflow.report_html import render_html
 
         _write(html_out, render_html(data))
+    if pdf_out:
+        from kickflow.report_pdf import write_pdf
+
+        write_pdf(pdf_out, data)  # a local check keeps no thumbnails: a PDF without pictures
     if json_out != "-":
         from rich.console import Console
 

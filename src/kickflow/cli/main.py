@@ -35,6 +35,10 @@ def _register() -> None:
     jobs.register(app)
     worker.register(app)
 
+    from kickflow.cli import watch
+
+    watch.register(app)
+
 
 def run() -> None:
     """Console-script entry point: one clear sentence and exit 2 on errors, no traceback."""

@@ -72,10 +72,13 @@ def capped(name: str, limit: int) -> OnBytes:
     return on_bytes
 
 
-def fetch(sidecar: Sidecar, dest_dir: Path, settings: Settings) -> Path:
-    """Copy the sidecar into ``dest_dir`` (created) through its source, size-capped;
-    InputError subclasses (SubtitleRefused among them) with one sentence naming it."""
-    source = sources.get_source(sidecar.source_type)
+def fetch(
+    sidecar: Sidecar, dest_dir: Path, settings: Settings, source: sources.Source | None = None
+) -> Path:
+    """Copy the sidecar into ``dest_dir`` (created) through its source (``source``: one bound
+    to the job, as a Drive source is), size-capped; InputError subclasses (SubtitleRefused
+    among them) with one sentence naming it."""
+    source = source or sources.get_source(sidecar.source_type)
     info = source.inspect(sidecar.source_ref, settings)
     limit = max_bytes(settings)
     if info.size is not None and info.size > limit:

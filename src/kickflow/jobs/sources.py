@@ -386,4 +386,5 @@ class UploadSource:
 
 register(PathSource())
 register(UploadSource())
+from kickflow.integrations.google import drive_source as _drive  # noqa: E402, F401 - "drive"
 from kickflow.jobs import url_source as _url_source  # noqa: E402, F401 - registers "url"

@@ -38,7 +38,7 @@ from kickflow.web.next_steps import NextStep, next_step
 
 RETRYABLE = frozenset({JobState.FAILED, JobState.CANCELLED, JobState.COMPLETED})
 CANCELLABLE = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.PAUSED})
-REPORT_FORMATS = (("JSON", "json"), ("HTML", "html"), ("CSV", "csv"))
+REPORT_FORMATS = (("JSON", "json"), ("HTML", "html"), ("CSV", "csv"), ("PDF", "pdf"))
 EVENT_WORDS = {
     "enqueued": "Submitted",
     "claimed": "Attempt started",
@@ -196,6 +196,14 @@ def history_rows(events: list[JobEvent]) -> list[HistoryRow]:
     return rows
 
 
+def source_text(job: Job) -> str:
+    """Where the file came from; a Drive job's reference (connection and file ids) and an
+    upload's storage location stay internal."""
+    if job.source_type == "drive":
+        return f"Google Drive: {job.file_name}"
+    return "upload" if job.source_type == "upload" else job.source_ref
+
+
 def facts(job: Job) -> list[tuple[str, str]]:
     """File, profile, project, duration and the rest of the job's particulars."""
     report = job.report or {}
@@ -205,7 +213,7 @@ def facts(job: Job) -> list[tuple[str, str]]:
         ("Profile", job.profile + (" (custom)" if job.profile_source else "")),
         ("Project", job.project or "—"),
         ("Duration", number(duration, "s", 2) if duration is not None else "—"),
-        ("Source", "upload" if job.source_type == "upload" else job.source_ref),
+        ("Source", source_text(job)),
         ("Attempts", f"{job.attempt} of {job.max_attempts}"),
     ]
     return rows

@@ -234,6 +234,68 @@ STEPS: dict[str, NextStep] = {
     "service_error": SERVICE_SIDE,
 }
 
+# Google Drive jobs (kickflow.integrations.google): the runbook's wording for a lost grant.
+RECONNECT = "Reconnect Google Drive in Settings, then press Retry"
+STEPS |= {
+    "google_access_denied": _passing(
+        "Google Drive access denied: the connection expired or was revoked.", f"{RECONNECT}."
+    ),
+    "google_not_connected": _passing(
+        "Google Drive is not connected for the account that submitted this job.",
+        "Connect Google Drive in Settings, then press Retry.",
+    ),
+    "google_not_configured": _passing(
+        "Google Drive is not set up on this service.",
+        "Ask your KickFlow admin: an operator sets the Google client id and secret.",
+    ),
+    "google_unavailable": _passing(
+        "Google could not be reached (or asked KickFlow to slow down).",
+        f"{RETRY_SOON}.",
+    ),
+    "google_failed": _passing(
+        "Google Drive refused a request for this file.",
+        "Check the file still opens in Google Drive, then press Retry.",
+    ),
+    "drive_link_invalid": _file(
+        "The link is not a Google Drive file or folder link.",
+        "Copy the link from Drive's Share button (drive.google.com/…) and submit it again.",
+    ),
+    "drive_not_found": _file(
+        "File not found in Google Drive: it may have been deleted or moved.",
+        "Ask for a fresh link, or check the file is still in the shared folder.",
+    ),
+    "drive_no_access": _file(
+        "The connected Google account has no access to this file.",
+        "Ask the owner to share it with that account, then submit it again.",
+    ),
+    "drive_not_a_folder": _file(
+        "The Drive link points at a file, not a folder.",
+        "Submit the file's link as it is, or the link of the folder that holds it.",
+    ),
+    "drive_not_media": _file(
+        "This is a Google document or a folder, not a media file.",
+        "Submit the link of the video or audio file itself.",
+    ),
+    "drive_folder_empty": _file(
+        "The Drive folder holds no media files.",
+        "Check it is the right folder: videos and audio directly in it become jobs.",
+    ),
+    "drive_checksum": _passing(
+        "The file downloaded from Google Drive did not match Drive's checksum.",
+        f"{RETRY_SOON}.",
+    ),
+    "google_client_rejected": _passing(
+        "Google refused this service's sign-in credentials.",
+        "Ask your KickFlow admin: an operator checks the Google client id and secret.",
+    ),
+    "google_no_refresh_token": _passing(
+        "Google gave KickFlow no lasting access to the Drive account.",
+        "Remove KickFlow from the Google account's third-party access, connect Google Drive "
+        "in Settings again, then press Retry.",
+    ),
+    "secret_unreadable": SERVICE_SIDE,
+}
+
 # Codes of refused requests (forms, tokens, sign-in): they are never a job's failure.
 REQUEST_CODES = (
     "csrf_refused", "forbidden", "invalid_request", "invitation_invalid", "job_not_found",
@@ -244,6 +306,26 @@ REQUEST_CODES = (
     "wrong_credentials",
 )  # fmt: skip
 STEPS |= dict.fromkeys(REQUEST_CODES, NOT_A_JOB_ERROR)
+
+# Refusals of a Google Sheets export (kickflow.integrations.google.sheets_export): an export
+# is not a job, so these never are a job's failure.
+SHEETS_CODES = (
+    "sheets_export_off", "sheets_export_not_configured", "sheets_scope_missing", "sheets_refused",
+    "spreadsheet_invalid", "spreadsheet_not_found", "spreadsheet_access_denied",
+    "spreadsheet_tab_in_use",
+)  # fmt: skip
+STEPS |= dict.fromkeys(SHEETS_CODES, NOT_A_JOB_ERROR)
+
+# Refusals outside a job's run: the Google connect flow, webhooks, PDF downloads, `kickflow
+# check --pdf` and `kickflow watch` answer the person who asked, never fail a job.
+OUTSIDE_A_JOB_CODES = (
+    "google_connection_not_found", "google_sign_in_expired", "pdf_resource_refused",
+    "pdf_unavailable", "report_not_writable", "watch_folder_not_allowed", "watch_folder_unusable",
+    "watch_submission_refused", "watch_token_refused", "webhook_busy",
+    "webhook_delivery_not_found", "webhook_events_invalid", "webhook_not_found",
+    "webhook_signature_invalid",
+)  # fmt: skip
+STEPS |= dict.fromkeys(OUTSIDE_A_JOB_CODES, NOT_A_JOB_ERROR)
 
 UNKNOWN = SERVICE_SIDE
 

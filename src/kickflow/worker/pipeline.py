@@ -37,6 +37,7 @@ from kickflow.errors import (
     KickflowError,
     LeaseLost,
 )
+from kickflow.integrations.google import drive_source
 from kickflow.jobs import Claimed, Job, Lease, WorkerPort, sidecars, sources
 from kickflow.media.inputs import SubtitleInput
 from kickflow.profiles import Profile, load_profile, load_profile_text
@@ -99,24 +100,31 @@ class JobFiles(ArtifactSink, Protocol):
 
 class LocalInputs:
     """Files on this machine (a direct-database worker): inputs from path sources under
-    KICKFLOW_ALLOWED_ROOTS and the service's own upload storage; artefacts into that storage.
+    KICKFLOW_ALLOWED_ROOTS and the service's own upload storage (and Google Drive, with the
+    job's organisation's connections from ``store``); artefacts into that storage.
 
     An artefact write is not conditional on the lease the way a database write is: the
     pipeline checks the lease just before storing, and names are per attempt (see
     :mod:`kickflow.artifacts`), so a write that races a lost lease only leaves an orphan the
     accepted report never names."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: object | None = None) -> None:
         self.settings = settings
         self._storage: Storage | None = None
+        self._store = store  # a Drive job's connections (its organisation's, by id)
 
     def put_artifact(self, job: Job, lease: Lease, name: str, data: bytes) -> None:
         if self._storage is None:
             self._storage = open_storage(self.settings)
         self._storage.put_artifact(job.org_id, job.id, name, data)
 
+    def _source(self, kind: str, job: Job) -> sources.Source:
+        if kind == drive_source.KIND:
+            return drive_source.for_store(self._store, self.settings, job.org_id)
+        return sources.get_source(kind)
+
     def fetch(self, job: Job, lease: Lease, dest_dir: Path, on_bytes: OnBytes) -> Path:
-        source = sources.get_source(job.source_type)
+        source = self._source(job.source_type, job)
         info = source.inspect(job.source_ref, self.settings)
         max_bytes = self.settings.max_file_mb * 1_000_000
         if max_bytes and info.size is not None and info.size > max_bytes:
@@ -124,7 +132,9 @@ class LocalInputs:
         return source.fetch(job.source_ref, dest_dir, self.settings, on_bytes)
 
     def fetch_sidecar(self, job: Job, lease: Lease, index: int, dest_dir: Path) -> Path:
-        return sidecars.fetch(job.inputs.subtitles[index], dest_dir, self.settings)
+        sidecar = job.inputs.subtitles[index]
+        source = self._source(sidecar.source_type, job)
+        return sidecars.fetch(sidecar, dest_dir, self.settings, source)
 
 
 def default_engine() -> QCEngine:
@@ -158,7 +168,7 @@ class AttemptContext:
 
     def __post_init__(self) -> None:
         if self.inputs is None:
-            self.inputs = LocalInputs(self.settings)
+            self.inputs = LocalInputs(self.settings, self.store)
 
 
 def run_attempt(ctx: AttemptContext, claimed: Claimed) -> str:

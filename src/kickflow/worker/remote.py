@@ -1,9 +1,11 @@
 """A worker that talks to the service instead of the database: ``kickflow worker --server URL
 --token T``. :class:`HttpWorkerStore` implements :class:`~kickflow.jobs.port.WorkerPort` over the
 worker protocol (:mod:`kickflow.worker.protocol`) and fetches each job's input (a download with
-``Range`` resume and a SHA-256 check, a presigned object-store URL, or a path under this
-machine's own ``KICKFLOW_ALLOWED_ROOTS``); each subtitle file delivered with the job comes the
-same way (``subtitle``: its position in the job's inputs), capped at KICKFLOW_MAX_SUBTITLE_MB.
+``Range`` resume and a SHA-256 check, a presigned object-store URL, a path under this
+machine's own ``KICKFLOW_ALLOWED_ROOTS``, or a Google Drive file read with an access token the
+service gives for the lease, never its refresh token); each subtitle file delivered with the
+job comes the same way (``subtitle``: its position in the job's inputs), capped at
+KICKFLOW_MAX_SUBTITLE_MB.
 
 Faults: a connection error or a 502/503/504 is transient. Final writes are retried with backoff
 until the lease would have expired (the service answers a repeated, already accepted write as
@@ -27,12 +29,17 @@ from kickflow.config import Settings
 from kickflow.errors import (
     ChecksumMismatch,
     FileTooLarge,
+    GoogleAccessDenied,
+    GoogleNotConfigured,
+    GoogleNotConnected,
+    GoogleUnavailable,
     KickflowError,
     LeaseLost,
     ProtocolMismatch,
     ServiceUnreachable,
     SubtitleRefused,
 )
+from kickflow.integrations.google import drive_source
 from kickflow.jobs import (
     Claimed,
     HeartbeatReply,
@@ -53,6 +60,25 @@ TRANSIENT_STATUS = {502, 503, 504}
 DOWNLOAD_CHUNK = 1024 * 1024
 DOWNLOAD_RESUMES = 5
 MAX_CACHED_URLS = 32  # the fixed calls' paths
+# What the service met getting a Drive job's access token: the same class here, so the job
+# fails with its sentence and its permanence (a revoked grant is permanent, Google down is not).
+GOOGLE_ERRORS: dict[str, type[KickflowError]] = {
+    cls.code: cls
+    for cls in (GoogleAccessDenied, GoogleNotConfigured, GoogleNotConnected, GoogleUnavailable)
+}
+
+
+class LeaseTokens:
+    """A Drive job's access token, asked of the service for one lease (``ask(force)``): the
+    refresh token never leaves the service."""
+
+    def __init__(self, ask: Callable[[bool], dict[str, Any]], first: str) -> None:
+        self._ask, self._token = ask, first
+
+    def access_token(self, force_refresh: bool = False) -> str:
+        if force_refresh:
+            self._token = str(self._ask(True)["access_token"])
+        return self._token
 
 
 class WorkerRefused(KickflowError):
@@ -153,6 +179,8 @@ class HttpWorkerStore:
             raise ProtocolMismatch(message)
         if response.status_code in {401, 403}:
             raise WorkerRefused(f"the service refused the worker token: {message}")
+        if code in GOOGLE_ERRORS:
+            raise GOOGLE_ERRORS[code](message)
         raise KickflowError(
             f"the service refused the call ({code or response.status_code}): {message}"
         )
@@ -265,6 +293,9 @@ class HttpWorkerStore:
         """The job's input as a local file (see the module docstring)."""
         where = self._send("/leases/input", {"lease": wire.lease_to_wire(lease)})
         kind = where["kind"]
+        if kind == drive_source.KIND:
+            source = self._drive_source(lease, None, where)
+            return source.fetch(job.source_ref, dest_dir, self.settings, on_bytes)
         if kind in {"path", "url"}:
             path: Path = sources.get_source(kind).fetch(
                 job.source_ref, dest_dir, self.settings, on_bytes
@@ -299,6 +330,9 @@ class HttpWorkerStore:
             raise SubtitleRefused(f"{sidecar.name} is no longer in the service's storage.")
         if where["kind"] == "path":
             return sidecars.fetch(sidecar, dest_dir, self.settings)
+        if where["kind"] == drive_source.KIND:
+            source = self._drive_source(lease, index, where)
+            return sidecars.fetch(sidecar, dest_dir, self.settings, source)
         size, digest = int(where["size"]), str(where["sha256"])
         limit = sidecars.max_bytes(self.settings)
         if size > limit:
@@ -316,6 +350,20 @@ class HttpWorkerStore:
             url = f"{self.server_url}{wire.PREFIX}/leases/{lease.job_id}/file?subtitle={index}"
             self._download(url, headers, target, size, digest, on_bytes)
         return target
+
+    def _drive_source(
+        self, lease: Lease, subtitle: int | None, where: dict[str, Any]
+    ) -> drive_source.DriveSource:
+        """The Drive source reading with the token the service gave for this lease (a forced
+        refresh asks the service again)."""
+        body = {"lease": wire.lease_to_wire(lease), "subtitle": subtitle}
+
+        def ask(force: bool) -> dict[str, Any]:
+            answer: dict[str, Any] = self._send("/leases/input", body | {"force_refresh": force})
+            return answer
+
+        tokens = LeaseTokens(ask, str(where["access_token"]))
+        return drive_source.SOURCE.bound(lambda _connection_id: tokens)
 
     def _local_copy(self, where: dict[str, Any], size: int, digest: str) -> Path | None:
         """The upload itself, when this worker shares the service's upload directory (the

@@ -1,5 +1,5 @@
-"""``/api/qc/jobs``: submit (JSON path source or streamed multipart upload), list, show,
-report, delete.
+"""``/api/qc/jobs``: submit (JSON path, URL or Google Drive source, or streamed multipart
+upload), list, show, report, delete.
 
 Admission: members may set priority within ±``KICKFLOW_MEMBER_MAX_PRIORITY``, admins within
 ±100 (priority only orders the organisation's own jobs); an upload holds at most
@@ -33,6 +33,7 @@ from kickflow.api.context import Services, Svc
 from kickflow.api.schemas import (
     ID_PATTERN,
     TEXT_PATTERN,
+    DriveLinkSource,
     PathSource,
     SubmitJob,
     SubmitOptions,
@@ -40,12 +41,19 @@ from kickflow.api.schemas import (
 )
 from kickflow.api.tokens import Principal
 from kickflow.config import Settings
-from kickflow.errors import InputError, PriorityNotAllowed, ReportNotReady, SubtitleRefused
+from kickflow.errors import (
+    InputError,
+    NotAuthenticated,
+    PriorityNotAllowed,
+    ReportNotReady,
+    SubtitleRefused,
+)
 from kickflow.jobs import JobStore, sidecars, sources
 from kickflow.jobs.listing import MAX_TEXT
 from kickflow.jobs.models import Job, JobInputs, Sidecar
 from kickflow.profiles import catalog
 from kickflow.storage import StoredUpload
+from kickflow.web.session import SESSION_PRINCIPAL, page_user
 
 router = APIRouter(prefix="/api/qc", tags=["jobs"])
 CURSOR_PATTERN = r"^[A-Za-z0-9_=-]+$"
@@ -190,6 +198,68 @@ def submit_path(svc: Services, principal: Principal, body: bytes) -> Job:
     )
 
 
+def submit_drive(
+    svc: Services, principal: Principal, req: SubmitJob, user_id: str | None
+) -> list[Job]:
+    """Queue the jobs of a Google Drive link, read with the caller's connection
+    (:mod:`kickflow.integrations.google.drive_jobs`); every check before the first job."""
+    from kickflow.integrations.google import drive_jobs, drive_source
+    from kickflow.integrations.google.tokens import GoogleTokens
+
+    assert isinstance(req.source, DriveLinkSource)
+    if req.subtitles:
+        raise refused_field(
+            "subtitles",
+            SubtitleRefused("a Drive job's subtitle files come from its Drive folder, by name"),
+        )
+    profile_source = check_profile(svc.store, principal.org_id, req.profile)
+    check_priority(principal, req.priority, svc.settings)
+    tokens = GoogleTokens(svc.store, svc.settings)
+    planned = drive_jobs.plan_link(tokens, svc.settings, principal.org_id, user_id, req.source.url)
+    return [
+        _enqueue(
+            svc,
+            principal.org_id,
+            req,
+            drive_source.KIND,
+            one.ref,
+            one.file_name,
+            one.size,
+            _drive_key(req.idempotency_key, one.file_id),
+            profile_source=profile_source,
+            inputs=JobInputs(one.subtitles, req.timecode_start),
+        )
+        for one in planned
+    ]
+
+
+def _drive_key(key: str | None, file_id: str) -> str | None:
+    """The idempotency key per Drive file: a folder submitted again with the same key gives
+    a file added since a job of its own, and the others their earlier jobs."""
+    return f"{key}#{file_id}" if key else None
+
+
+def submit_json(
+    svc: Services, principal: Principal, body: bytes, user_id: str | None = None
+) -> list[Job]:
+    """The JSON body of ``POST /jobs``: a Drive link's jobs, or one path or URL job."""
+    req = _parsed(SubmitJob, body)
+    assert isinstance(req, SubmitJob)
+    if isinstance(req.source, DriveLinkSource):
+        return submit_drive(svc, principal, req, user_id)
+    return [submit_path(svc, principal, body)]
+
+
+def caller_user_id(request: Request, principal: Principal) -> str | None:
+    """The signed-in user behind a dashboard session's call; None for an API token."""
+    if not principal.token_id.startswith(SESSION_PRINCIPAL):
+        return None
+    user = page_user(request)
+    if user is None or SESSION_PRINCIPAL + user.session_id != principal.token_id:
+        raise NotAuthenticated("your dashboard session has ended: sign in again")
+    return user.user_id
+
+
 def _upload_key(opts: SubmitOptions, index: int, count: int) -> str | None:
     key = opts.idempotency_key
     return f"{key}#{index}" if key and count > 1 else key
@@ -296,8 +366,10 @@ async def submit(request: Request, principal: Member, svc: Svc) -> JSONResponse:
         body = {"jobs": [_created(j) for j in jobs]} if len(jobs) > 1 else _created(jobs[0])
         return JSONResponse(body, status_code=201)
     raw = await request.body()
-    job = await run_in_threadpool(submit_path, svc, principal, raw)
-    return JSONResponse(_created(job), status_code=201)
+    user_id = caller_user_id(request, principal)
+    made = await run_in_threadpool(submit_json, svc, principal, raw, user_id)
+    body = {"jobs": [_created(j) for j in made]} if len(made) > 1 else _created(made[0])
+    return JSONResponse(body, status_code=201)
 
 
 @router.get("/jobs", summary="List jobs, newest first, with cursor pagination")
@@ -342,24 +414,35 @@ def show(job_id: JobIdPath, principal: Viewer, svc: Svc) -> dict[str, Any]:
     return views.job_detail(job, svc.store.events(job.id, principal.org_id))
 
 
-@router.get("/jobs/{job_id}/report", summary="The QC report (JSON, or ?format=html|csv)")
+@router.get("/jobs/{job_id}/report", summary="The QC report (JSON, or ?format=html|csv|pdf)")
 def report(
     job_id: JobIdPath,
     principal: Viewer,
     svc: Svc,
-    format: Literal["json", "html", "csv"] = "json",
+    format: Literal["json", "html", "csv", "pdf"] = "json",
 ) -> Response:
     job = svc.store.get(principal.org_id, job_id)
     if job.report is None:
         raise ReportNotReady(f"job {job.id} is {job.state.value}: no report yet")
     if format == "json":
         return JSONResponse(job.report)
+    if format == "pdf":  # a plain route: FastAPI renders it in its threadpool
+        return _pdf_report(svc, job, job.report)
     from kickflow import report as rendering
 
     if format == "html":
         return Response(rendering.render_html(job.report), media_type="text/html; charset=utf-8")
     headers = {"Content-Disposition": f'attachment; filename="{job.id}.csv"'}
     return Response(rendering.render_csv(job.report), media_type="text/csv", headers=headers)
+
+
+def _pdf_report(svc: Services, job: Job, data: dict[str, Any]) -> Response:
+    """The report as an A4 PDF with the job's own thumbnails, as an attachment."""
+    from kickflow import report_pdf
+
+    pdf = report_pdf.render_pdf(data, report_pdf.job_artifacts(svc.storage, job.org_id, job.id))
+    disposition = report_pdf.content_disposition(job.file_name, job.id)
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @router.delete("/jobs/{job_id}", summary="Delete a job (cancelled first if active) and its upload")

@@ -26,6 +26,7 @@ from kickflow.errors import (
     RequestInvalid,
     StoredObjectMissing,
 )
+from kickflow.integrations.google import drive_source
 from kickflow.jobs import Job, JobState, Lease
 from kickflow.worker import protocol as wire
 
@@ -94,6 +95,7 @@ class LeaseOnly(Body):
 
 class InputRequest(LeaseOnly):
     subtitle: int | None = Field(None, ge=0, description="a subtitle file of the job's inputs")
+    force_refresh: bool = Field(False, description="a Drive job: Google refused the last token")
 
 
 class HeartbeatRequest(Body):
@@ -305,6 +307,8 @@ def input_location(req: InputRequest, _: WorkerPrincipal, svc: Svc) -> dict[str,
     if kind in {"path", "url"}:
         # Read under the worker's own KICKFLOW_ALLOWED_ROOTS / fetched under its URL policy.
         return {"kind": kind}
+    if kind == drive_source.KIND:
+        return _drive_token(svc, job, ref, req.force_refresh)
     if kind != "upload":
         raise RequestInvalid(f"job {job.id}: source type {kind!r} has no input here")
     try:
@@ -340,6 +344,20 @@ def transcription_usage(req: UsageRequest, _: WorkerPrincipal, svc: Svc) -> dict
         "cap_seconds": svc.settings.transcription_org_daily_minutes * 60,
         "used_seconds": svc.store.transcription_used_s(job.org_id, day),
     }
+
+
+def _drive_token(svc: Services, job: Job, ref: str, force: bool) -> dict[str, Any]:
+    """A valid access token of the job's Google connection, looked up in the job's own
+    organisation (another organisation's connection id is "not connected"); the refresh
+    token never leaves the service."""
+    from kickflow.integrations.google.tokens import GoogleTokens
+
+    connection_id = drive_source.parse_ref(ref).connection_id
+    tokens = GoogleTokens(svc.store, svc.settings).access_source(job.org_id, connection_id)
+    token = tokens.access_token(force_refresh=force)
+    found = svc.store.google_connection_by_id(job.org_id, connection_id)
+    expires = found.access_expires_at if found is not None else None
+    return {"kind": drive_source.KIND, "access_token": token, "expires_at": expires}
 
 
 def _range_start(header: str | None, size: int) -> int:

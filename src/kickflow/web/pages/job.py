@@ -1,5 +1,6 @@
 """The job page: ``/jobs/{id}`` — verdict, measurements, findings with their pictures and
-level strips, the plots, the history, what to do next, and the Retry and Cancel buttons — and
+level strips, the plots, the history, what to do next, the Retry and Cancel buttons and
+"Export to Google Sheets" (when the job's project has an export) — and
 ``/jobs/{id}/artifacts/{name}``, the job's pictures for the signed-in browser.
 
 Everything is scoped to the session's organisation: another organisation's job is the 404 page.
@@ -17,9 +18,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from kickflow.api.context import Svc
+from kickflow.api.errors import status_for
 from kickflow.api.routes.artifacts import artifact_response
 from kickflow.api.schemas import ID_PATTERN
-from kickflow.errors import IllegalTransition
+from kickflow.errors import IllegalTransition, KickflowError
+from kickflow.integrations.google.sheets_export import SheetsExporter
 from kickflow.jobs import Job, JobState
 from kickflow.web import job_view
 from kickflow.web.session import MemberPage, PageUser, ViewerPage
@@ -40,7 +43,18 @@ def _page(
 ) -> HTMLResponse:
     events = svc.store.events(job.id, user.org_id)
     context = job_view.page_context(job, events, user.may("member"), svc.settings)
+    context["can_export_sheets"] = _can_export_sheets(svc, user, job)
     return render(request, "job/job.html", context | {"error": error}, status_code=status)
+
+
+def _can_export_sheets(svc: Svc, user: PageUser, job: Job) -> bool:
+    """Offer "Export to Google Sheets" to a member, for a finished result whose project has an
+    export set up."""
+    if not (svc.settings.google_sheets_export and user.may("member") and job.project):
+        return False
+    if job.state is not JobState.COMPLETED:
+        return False
+    return svc.store.sheet_export(user.org_id, job.project) is not None
 
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse)
@@ -84,3 +98,17 @@ def cancel(request: Request, job_id: JobId, user: MemberPage, svc: Svc) -> Respo
     if done.state is JobState.RUNNING:
         return redirect(f"/jobs/{job.id}", "Cancel requested: the worker stops within seconds.")
     return redirect(f"/jobs/{job.id}", "Cancelled.")
+
+
+@router.post("/jobs/{job_id}/export/sheets")
+def export_sheets(request: Request, job_id: JobId, user: MemberPage, svc: Svc) -> Response:
+    """Write the job's row to its project's Google Sheet now."""
+    job = svc.store.get(user.org_id, job_id)
+    try:
+        result = SheetsExporter(svc.store, svc.settings).export_job(user.org_id, job.id)
+    except KickflowError as exc:
+        return _page(request, svc, user, job, status=status_for(exc), error=sentence(exc.message))
+    done = "added to" if result.added else "updated in"
+    return redirect(
+        f"/jobs/{job.id}", f'Exported to Google Sheets: the row was {done} the tab "{result.tab}".'
+    )

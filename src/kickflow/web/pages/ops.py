@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from kickflow.api.context import Services, Svc
+from kickflow.api.health import google_reconnect_list
 from kickflow.api.routes import debug
 from kickflow.api.schemas import ID_PATTERN, DebugAction
 from kickflow.errors import DatabaseError, KickflowError, NotFound, PermissionDenied, RequestInvalid
@@ -102,7 +103,9 @@ async def ops_page(
     components = await svc.health.components()
     view = await run_in_threadpool(_gather, svc, user, failed_cursor)
     health = [{"key": k, "name": COMPONENT_NAMES.get(k, k), **v} for k, v in components.items()]
-    return render(request, "ops/ops.html", view | {"health": health})
+    # Who must reconnect Google Drive: tenant data, so here and not in /api/health/full.
+    reconnect = await run_in_threadpool(google_reconnect_list, svc.store, scope_of(user))
+    return render(request, "ops/ops.html", view | {"health": health, "reconnect": reconnect})
 
 
 def _gather(svc: Services, user: PageUser, failed_cursor: str | None) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from kickflow.errors import (
 )
 from kickflow.jobs import JobStore, Membership, Role
 from kickflow.jobs.people import normalise_email
+from kickflow.web.pages import google
 from kickflow.web.session import AdminPage, PageUser, ViewerPage
 from kickflow.web.templating import redirect, render, sentence
 
@@ -32,7 +33,6 @@ FormText = Annotated[str, Form()]
 # ``worker`` is for machines: neither is for one organisation's admin to give.
 ASSIGNABLE: tuple[Role, ...] = ("viewer", "member", "admin")
 INTEGRATIONS = (
-    ("Google Drive", "Submit files straight from a Drive link or folder."),
     ("Transcription", "Speech checks: dub timing, language and sync against the script."),
 )
 
@@ -56,6 +56,7 @@ def _page(request: Request, user: PageUser, status: int = 200, **extra: Any) -> 
         "members": store.org_members(user.org_id),
         "roles": ASSIGNABLE,
         "integrations": INTEGRATIONS,
+        "google": google.settings_view(request, user),
         "is_admin": user.may("admin"),
         "invitations": [],
         "tokens": [],

@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from kickflow.api import uploads
 from kickflow.api.context import Services, Svc
 from kickflow.api.errors import describe_validation, status_for
-from kickflow.api.routes.jobs import ADMIN_MAX_PRIORITY, submit_path, submit_upload
+from kickflow.api.routes.jobs import ADMIN_MAX_PRIORITY, submit_json, submit_path, submit_upload
 from kickflow.errors import (
     CsrfRefused,
     DatabaseError,
@@ -50,7 +50,7 @@ from kickflow.web.templating import redirect, render, sentence
 router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 MULTIPART = "multipart/form-data"
-TYPED_FIELDS = ("profile", "project", "priority", "path", "timecode_start")
+TYPED_FIELDS = ("profile", "project", "priority", "path", "timecode_start", "drive_url")
 SUBTITLE_ACCEPT = ".srt,.vtt,.ttml,.dfxp,.xml,.ass,.ssa"
 # The API's field names as the form labels them, for its one-sentence refusals.
 FIELD_LABELS = {"timecode_start": "Source timecode", "subtitles": "Subtitle files"}
@@ -66,6 +66,7 @@ class Typed:
     priority: str = ""
     path: str = ""
     timecode_start: str = ""
+    drive_url: str = ""
 
     @classmethod
     def of(cls, fields: dict[str, str]) -> Typed:
@@ -76,13 +77,21 @@ def api_options(fields: dict[str, str]) -> dict[str, str]:
     """The API's submit options from the form's fields: blank ones left out (the API's
     defaults apply), the CSRF token and the path field dropped; anything else stays, and the
     API refuses it as it would from any client."""
-    dropped = {CSRF_FIELD, "path"}
+    dropped = {CSRF_FIELD, "path", "drive_url"}
     return {k: v.strip() for k, v in fields.items() if k not in dropped and v.strip()}
 
 
 def priority_bound(user: PageUser, svc: Services) -> int:
     """The largest priority (either sign) the user's role may set, as the API checks it."""
     return ADMIN_MAX_PRIORITY if user.may("admin") else svc.settings.member_max_priority
+
+
+def drive_state(svc: Services, user: PageUser) -> dict[str, bool]:
+    """Whether the Drive field is offered (Google set up on the service) and whether this
+    user has a connection to read with (else the page says to connect in Settings)."""
+    configured = bool(svc.settings.google_client_id and svc.settings.google_client_secret)
+    connected = configured and svc.store.google_connection(user.org_id, user.user_id) is not None
+    return {"configured": configured, "connected": connected}
 
 
 def human_size(size: int) -> str:
@@ -121,6 +130,7 @@ def _page(
         "max_subtitle_files": svc.settings.max_subtitle_files,
         "subtitle_limit_text": f"{svc.settings.max_subtitle_mb:g} MB",
         "subtitle_accept": SUBTITLE_ACCEPT,
+        "drive": drive_state(svc, user),
         "error": error,
     }
     return render(request, "submit/submit.html", context, status_code=status)
@@ -201,6 +211,35 @@ def submit_local_path(
     except (KickflowError, RequestValidationError) as exc:
         return _refused(request, svc, user, typed, exc)
     return redirect("/jobs", _queued([job]))
+
+
+@router.post("/submit/drive", response_class=HTMLResponse)
+def submit_drive_link(
+    request: Request,
+    user: MemberPage,
+    svc: Svc,
+    drive_url: FormText = "",
+    profile: FormText = "",
+    project: FormText = "",
+    priority: FormText = "",
+    timecode_start: FormText = "",
+) -> Response:
+    """The form's Google Drive link, as a JSON ``POST /api/qc/jobs`` with a drive source read
+    with the user's own connection (a folder: one job per media file)."""
+    typed = Typed(profile, project, priority, "", timecode_start, drive_url)
+    if not drive_url.strip():
+        message = "Paste the link of a Google Drive file or folder."
+        return _page(request, svc, user, typed, message, 400)
+    fields = {"profile": profile, "project": project, "priority": priority}
+    fields["timecode_start"] = timecode_start
+    body = {**api_options(fields), "source": {"type": "drive", "url": drive_url.strip()}}
+    try:
+        jobs = submit_json(svc, user.principal, json.dumps(body).encode(), user.user_id)
+    except DatabaseError:
+        raise
+    except (KickflowError, RequestValidationError) as exc:
+        return _refused(request, svc, user, typed, exc)
+    return redirect("/jobs", _queued(jobs))
 
 
 def _refused(

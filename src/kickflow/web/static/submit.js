@@ -231,6 +231,8 @@
   }
 
   form.addEventListener("submit", function (event) {
+    // A Drive link is read by the service: the form posts it as it is (/submit/drive).
+    if (event.submitter && event.submitter.id === "drive-button") return;
     event.preventDefault();
     var pathButton = document.getElementById("path-button");
     if (event.submitter && event.submitter === pathButton) {
