@@ -73,10 +73,10 @@ def render_html(report: dict[str, Any]) -> str:
         loudness_svg(report),
         f"<h2>Findings ({len(report['findings'])})</h2>",
         _findings_table(report),
-        _subtitles_section(report),
+        subtitles_section(report),
         _speech_section(report),
         "<h2>Checks</h2>",
-        _checks_table(report),
+        checks_table(report),
         f"<p>Generated {escape(str(report.get('generated_at', '')))} by KickFlow QC.</p>",
         "</body></html>\n",
     ]
@@ -95,13 +95,13 @@ def _banner(report: dict[str, Any]) -> str:
     )
 
 
-def _rows(rows: list[tuple[str, str]]) -> str:
+def key_value_table(rows: list[tuple[str, str]]) -> str:
     body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
 
 
 def _measurements_table(report: dict[str, Any]) -> str:
-    return _rows(measurement_rows(report))
+    return key_value_table(measurement_rows(report))
 
 
 def measurement_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -153,7 +153,7 @@ def _findings_table(report: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _subtitles_section(report: dict[str, Any]) -> str:
+def subtitles_section(report: dict[str, Any]) -> str:
     """The subtitle files and streams; "" for a report without any (or an older one)."""
     files, streams = report.get("subtitles") or [], unread_streams(report)
     if not files and not streams:
@@ -165,11 +165,11 @@ def _subtitles_section(report: dict[str, Any]) -> str:
             "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in subtitle_file_columns(f)) + "</tr>"
             for f in files
         )
-        parts.append(f"<table><tr>{head}</tr>{body}</table>")
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     rows = [(f"Stream #{s['index']}", subtitle_stream_words(s)) for s in streams]
     if (shots := shot_changes_words(report)) is not None:
         rows.append(("Shot changes", shots))
-    return "\n".join(parts + ([_rows(rows)] if rows else []))
+    return "\n".join(parts + ([key_value_table(rows)] if rows else []))
 
 
 def _speech_section(report: dict[str, Any]) -> str:
@@ -238,13 +238,15 @@ def _speech_track(t: dict[str, Any]) -> str:
     )
 
 
-def _checks_table(report: dict[str, Any]) -> str:
-    rows = [
+def checks_table(report: dict[str, Any]) -> str:
+    """Every check with its status and summary (a header row that printing repeats)."""
+    rows = "".join(
         f'<tr><td>{escape(c["id"])}</td><td class="{escape(c["status"])}">'
         f"{escape(c['status'])}</td><td>{escape(c['summary'])}</td></tr>"
         for c in report["checks"]
-    ]
-    return f"<table><tr><th>Check</th><th>Status</th><th>Summary</th></tr>{''.join(rows)}</table>"
+    )
+    head = "<thead><tr><th>Check</th><th>Status</th><th>Summary</th></tr></thead>"
+    return f"<table>{head}<tbody>{rows}</tbody></table>"
 
 
 def _duration(report: dict[str, Any]) -> float:

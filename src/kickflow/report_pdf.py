@@ -28,9 +28,12 @@ from kickflow import artifacts
 from kickflow.errors import PdfResourceRefused, PdfUnavailable, ReportNotWritable
 from kickflow.report_html import (
     VERDICT_COLOURS,
+    checks_table,
+    key_value_table,
     loudness_svg,
     measurement_rows,
     speech_svg,
+    subtitles_section,
     timeline_svg,
 )
 from kickflow.report_text import (
@@ -41,15 +44,10 @@ from kickflow.report_text import (
     severity_counts,
 )
 from kickflow.report_timed_text import (
-    SUBTITLE_COLUMNS,
-    shot_changes_words,
     speech_track_label,
     speech_words,
-    subtitle_file_columns,
-    subtitle_stream_words,
     transcript_lines,
     transcript_words,
-    unread_streams,
 )
 from kickflow.storage.names import artifact_key
 
@@ -185,7 +183,7 @@ def print_html(report: dict[str, Any], pictures: frozenset[str] = frozenset()) -
         f"<title>KickFlow QC — {name}</title></head><body>",
         _banner(report),
         "<h2>Measurements</h2>",
-        _rows(measurement_rows(report)),
+        key_value_table(measurement_rows(report)),
         "<h2>Findings timeline</h2>",
         timeline_svg({**report, "findings": findings[:MAX_TIMELINE_FINDINGS]}),
         "<h2>Loudness</h2>",
@@ -193,10 +191,10 @@ def print_html(report: dict[str, Any], pictures: frozenset[str] = frozenset()) -
         f"<h2>Findings ({len(findings)})</h2>",
         _thumbnails_note(report),
         _findings_table(findings, pictures),
-        _subtitles_section(report),
+        subtitles_section(report),
         _speech_section(report),
         "<h2>Checks</h2>",
-        _checks_table(report),
+        checks_table(report),
         f"<p>Generated {escape(str(report.get('generated_at', '')))} by KickFlow QC.</p>",
         "</body></html>\n",
     ]
@@ -213,11 +211,6 @@ def _banner(report: dict[str, Any]) -> str:
         f'<p><span class="file">{escape(report["input"]["name"])}</span>'
         f" · profile {escape(report['profile']['name'])} · {counts}</p></div>"
     )
-
-
-def _rows(rows: list[tuple[str, str]]) -> str:
-    body = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
 
 
 def _thumbnails_note(report: dict[str, Any]) -> str:
@@ -275,24 +268,6 @@ def _picture(f: dict[str, Any], pictures: frozenset[str]) -> str:
     return f'<img class="thumb" src="{SCHEME}{escape(name)}" alt="Frame at {at}">'
 
 
-def _subtitles_section(report: dict[str, Any]) -> str:
-    files, streams = report.get("subtitles") or [], unread_streams(report)
-    if not files and not streams:
-        return ""
-    parts = ["<h2>Subtitles</h2>"]
-    if files:
-        head = "".join(f"<th>{escape(c)}</th>" for c in SUBTITLE_COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in subtitle_file_columns(f)) + "</tr>"
-            for f in files
-        )
-        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    notes = [(f"Stream #{s['index']}", subtitle_stream_words(s)) for s in streams]
-    if (shots := shot_changes_words(report)) is not None:
-        notes.append(("Shot changes", shots))
-    return "\n".join(parts + ([_rows(notes)] if notes else []))
-
-
 def _speech_section(report: dict[str, Any]) -> str:
     tracks = report.get("speech") or []
     if not tracks:
@@ -320,13 +295,3 @@ def _speech_track(t: dict[str, Any]) -> str:
         else ""
     )
     return f'{head}<p>{escape(words)}</p><ol class="transcript">{items}</ol>{more}'
-
-
-def _checks_table(report: dict[str, Any]) -> str:
-    rows = "".join(
-        f'<tr><td>{escape(c["id"])}</td><td class="{escape(c["status"])}">'
-        f"{escape(c['status'])}</td><td>{escape(c['summary'])}</td></tr>"
-        for c in report["checks"]
-    )
-    head = "<thead><tr><th>Check</th><th>Status</th><th>Summary</th></tr></thead>"
-    return f"<table>{head}<tbody>{rows}</tbody></table>"
