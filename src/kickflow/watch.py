@@ -45,6 +45,7 @@ from kickflow.errors import (
     WatchSubmissionRefused,
     WatchTokenRefused,
 )
+from kickflow.jobs.sidecars import MEDIA_SUFFIXES, STEM_SEPARATORS, SUBTITLE_SUFFIXES
 
 if TYPE_CHECKING:
     from kickflow.config import Settings
@@ -56,15 +57,6 @@ RESULT_MODES = ("move", "sidecar", "none")
 OUTCOME_SUFFIX = ".kickflow.json"
 PARTIAL_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", ".download")
 PARTIAL_PREFIXES = ("~$",)
-SUBTITLE_SUFFIXES = frozenset({".srt", ".vtt", ".ttml", ".xml", ".dfxp", ".ass", ".ssa"})
-MEDIA_SUFFIXES = frozenset(
-    {
-        ".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".webm", ".ts", ".m2ts", ".mts", ".mpg",
-        ".mpeg", ".avi", ".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ac3",
-        ".eac3", ".w64", ".rf64", ".ogg", ".opus", ".mka",
-    }
-)  # fmt: skip
-STEM_SEPARATORS = "._- "
 log = logging.getLogger("kickflow.watch")
 Say = Callable[[str], None]
 

@@ -28,6 +28,15 @@ from kickflow.jobs import sources
 from kickflow.jobs.models import Sidecar
 
 STEM_SEPARATORS = "._- "
+SUBTITLE_SUFFIXES = frozenset({".srt", ".vtt", ".ttml", ".xml", ".dfxp", ".ass", ".ssa"})
+# What a delivery's media files are called (a watch folder, a Drive folder): the rest is left.
+MEDIA_SUFFIXES = frozenset(
+    {
+        ".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".webm", ".ts", ".m2ts", ".mts", ".mpg",
+        ".mpeg", ".avi", ".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ac3",
+        ".eac3", ".w64", ".rf64", ".ogg", ".opus", ".mka",
+    }
+)  # fmt: skip
 OnBytes = Callable[[int, int | None], None]
 
 

@@ -36,19 +36,12 @@ from kickflow.integrations.google.drive_source import (
 from kickflow.integrations.google.types import ORG_OWNER, DriveFile, GoogleConnection
 from kickflow.jobs import sidecars
 from kickflow.jobs.models import Sidecar
+from kickflow.jobs.sidecars import MEDIA_SUFFIXES, SUBTITLE_SUFFIXES
 
 if TYPE_CHECKING:
     from kickflow.integrations.google.drive import DriveClient
     from kickflow.integrations.google.tokens import GoogleTokens
 
-SUBTITLE_SUFFIXES = frozenset({".srt", ".vtt", ".ttml", ".dfxp", ".xml", ".ass", ".ssa"})
-MEDIA_SUFFIXES = frozenset(
-    {
-        ".mov", ".mp4", ".m4v", ".mxf", ".mkv", ".webm", ".ts", ".m2ts", ".mts", ".mpg",
-        ".mpeg", ".avi", ".wav", ".aif", ".aiff", ".flac", ".mp3", ".m4a", ".aac", ".ac3",
-        ".eac3", ".w64", ".rf64", ".ogg", ".opus",
-    }
-)  # fmt: skip
 MEDIA_TYPES = ("video/", "audio/", "application/mxf")
 
 
