@@ -31,7 +31,13 @@ from kickflow.errors import (
     GoogleError,
     GoogleUnavailable,
 )
-from kickflow.integrations.google.oauth import Backoff, google_http, is_retryable, send_with_retry
+from kickflow.integrations.google.oauth import (
+    Backoff,
+    google_error,
+    google_http,
+    is_retryable,
+    send_with_retry,
+)
 from kickflow.integrations.google.types import AccessTokenSource, DriveFile, DriveLink
 
 DRIVE_HOSTS = frozenset({"drive.google.com", "docs.google.com"})
@@ -41,9 +47,6 @@ MAX_LINK_CHARS = 2048
 FILE_FIELDS = "id,name,mimeType,size,md5Checksum,driveId"
 LIST_FIELDS = f"nextPageToken,files({FILE_FIELDS})"
 MAX_PAGES = 1000  # 1000 files a page: a million children is more than any delivery
-RATE_LIMIT_REASONS = frozenset(
-    {"userRateLimitExceeded", "rateLimitExceeded", "sharingRateLimitExceeded"}
-)
 NOT_DOWNLOADABLE_REASONS = frozenset({"fileNotDownloadable", "cannotDownloadAbusiveFile"})
 CONTENT_RANGE_RE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
@@ -135,26 +138,6 @@ def _drive_file(body: Mapping[str, Any]) -> DriveFile:
     )
 
 
-def _error_reasons(response: httpx.Response) -> set[str]:
-    """The ``error.errors[].reason`` values of a Drive error body (empty when it is not one)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return set()
-    error = body.get("error") if isinstance(body, dict) else None
-    items = error.get("errors") if isinstance(error, dict) else None
-    if not isinstance(items, list):
-        return set()
-    return {str(item.get("reason")) for item in items if isinstance(item, dict)}
-
-
-def _drive_retryable(response: httpx.Response) -> bool:
-    """429/5xx, and the 403s Drive uses to say "slow down"."""
-    if is_retryable(response):
-        return True
-    return response.status_code == 403 and bool(_error_reasons(response) & RATE_LIMIT_REASONS)
-
-
 def _raise_for_status(response: httpx.Response) -> None:
     """Translate Drive's refusals into the product's sentences."""
     status = response.status_code
@@ -163,7 +146,7 @@ def _raise_for_status(response: httpx.Response) -> None:
     if status == 404:
         raise DriveFileNotFound()
     if status == 403:
-        if _error_reasons(response) & NOT_DOWNLOADABLE_REASONS:
+        if google_error(response)[1] & NOT_DOWNLOADABLE_REASONS:
             raise DriveNotMedia()
         raise DriveNoAccess()
     if status == 401:
@@ -386,12 +369,12 @@ class DriveClient:
     def _authorised(self, send: Callable[[str], httpx.Response]) -> httpx.Response:
         """Send with the current token; on 401 once more with a forced refresh."""
         response = send_with_retry(
-            lambda: send(self.tokens.access_token()), self.backoff, _drive_retryable
+            lambda: send(self.tokens.access_token()), self.backoff, is_retryable
         )
         if response.status_code != 401:
             return response
         fresh = self.tokens.access_token(force_refresh=True)
-        response = send_with_retry(lambda: send(fresh), self.backoff, _drive_retryable)
+        response = send_with_retry(lambda: send(fresh), self.backoff, is_retryable)
         if response.status_code == 401:
             raise GoogleAccessDenied()
         return response

@@ -88,9 +88,36 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+RATE_LIMIT_REASONS = frozenset(
+    {"userRateLimitExceeded", "rateLimitExceeded", "sharingRateLimitExceeded"}
+)
+MAX_GOOGLE_MESSAGE = 200  # of Google's own wording in a refusal
+
+
+def google_error(response: httpx.Response) -> tuple[str, set[str]]:
+    """Google's error message (on one line, cut short) and its ``error.errors[].reason``
+    values; empty when the body is not a Google API error."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", set()
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", set()
+    items = error.get("errors")
+    reasons = (
+        {str(i.get("reason")) for i in items if isinstance(i, dict)}
+        if isinstance(items, list)
+        else set()
+    )
+    return " ".join(str(error.get("message") or "").split())[:MAX_GOOGLE_MESSAGE], reasons
+
+
 def is_retryable(response: httpx.Response) -> bool:
-    """429 and 5xx: Google's "try again later"."""
-    return response.status_code in RETRY_STATUSES
+    """429 and 5xx, and the 403s Google's APIs use to say "slow down": "try again later"."""
+    if response.status_code in RETRY_STATUSES:
+        return True
+    return response.status_code == 403 and bool(google_error(response)[1] & RATE_LIMIT_REASONS)
 
 
 def send_with_retry(

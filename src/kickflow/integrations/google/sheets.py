@@ -23,12 +23,10 @@ from kickflow.errors import (
     SpreadsheetAccessDenied,
     SpreadsheetNotFound,
 )
-from kickflow.integrations.google.oauth import Backoff, is_retryable, send_with_retry
+from kickflow.integrations.google.oauth import Backoff, google_error, is_retryable, send_with_retry
 from kickflow.integrations.google.types import AccessTokenSource
 
-RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RAW = {"valueInputOption": "RAW"}
-MAX_GOOGLE_MESSAGE = 200  # of Google's own wording in a refusal
 UNAVAILABLE = "Google Sheets cannot be reached right now: try the export again in a few minutes."
 
 
@@ -47,27 +45,6 @@ def a1_range(title: str, cells: str = "") -> str:
     return f"{quoted}!{cells}" if cells else quoted
 
 
-def _google_message(response: httpx.Response) -> tuple[str, set[str]]:
-    """Google's error message (cut short) and its ``errors[].reason`` values."""
-    try:
-        body = response.json()
-    except ValueError:
-        return "", set()
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", set()
-    items = error.get("errors")
-    reasons = {str(i.get("reason")) for i in items if isinstance(i, dict)} if items else set()
-    message = " ".join(str(error.get("message") or "").split())[:MAX_GOOGLE_MESSAGE]
-    return message, reasons
-
-
-def _retryable(response: httpx.Response) -> bool:
-    if is_retryable(response):
-        return True
-    return response.status_code == 403 and bool(_google_message(response)[1] & RATE_LIMIT_REASONS)
-
-
 def _raise_for_status(response: httpx.Response) -> None:
     status = response.status_code
     if response.is_success:
@@ -78,7 +55,7 @@ def _raise_for_status(response: httpx.Response) -> None:
         raise SpreadsheetAccessDenied()
     if status == 401:
         raise GoogleAccessDenied()
-    message, _ = _google_message(response)
+    message, _ = google_error(response)
     detail = f": {message.rstrip('.')}" if message else f" (HTTP {status})"
     raise SheetsRequestRefused(f"Google Sheets refused the request{detail}.")
 
@@ -191,6 +168,6 @@ class SheetsClient:
             return response
 
         try:
-            return send_with_retry(send, self.backoff, _retryable)
+            return send_with_retry(send, self.backoff, is_retryable)
         except GoogleUnavailable as exc:
             raise GoogleUnavailable(UNAVAILABLE) from exc
