@@ -246,12 +246,16 @@ def _burst(server: Server, path: str, rounds: int = 3) -> tuple[list[float], lis
     """``rounds`` × 60 parallel anonymous requests to ``path``, while one authenticated client
     lists jobs in a loop: (latencies of the burst, latencies of the job lists meanwhile)."""
     listed: list[float] = []
+    errors: list[BaseException] = []
     done = threading.Event()
 
     def list_jobs() -> None:
-        with server.client() as member:
-            while not done.is_set():  # the last one may end after the burst: still counted
-                listed.append(_timed_get(member, "/api/qc/jobs"))
+        try:
+            with server.client() as member:
+                while not done.is_set():  # the last one may end after the burst: still counted
+                    listed.append(_timed_get(member, "/api/qc/jobs"))
+        except BaseException as exc:  # surfaced below, not lost with the thread
+            errors.append(exc)
 
     lister = threading.Thread(target=list_jobs, daemon=True)
     limits = httpx.Limits(max_connections=PARALLEL, max_keepalive_connections=PARALLEL)
@@ -260,9 +264,11 @@ def _burst(server: Server, path: str, rounds: int = 3) -> tuple[list[float], lis
         burst: list[float] = []
         for _ in range(rounds):
             burst += pool.map(lambda _: _timed_get(anonymous, path), range(PARALLEL))
+        # A quick burst can end before the lister's first answer: two lists at least.
+        wait_for(lambda: len(listed) >= 2 or errors, 60, "two job lists")
         done.set()
         lister.join(timeout=60)
-    assert not lister.is_alive()
+    assert not lister.is_alive() and not errors, errors
     return burst, listed
 
 
