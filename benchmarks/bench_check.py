@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -49,6 +50,15 @@ class Run:
             self.cpu_s + other.cpu_s,
             max(self.peak_rss_mb, other.peak_rss_mb),
         )
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The median wall and CPU time of repeated runs, and the largest peak RSS."""
+    return Run(
+        statistics.median(r.wall_s for r in runs),
+        statistics.median(r.cpu_s for r in runs),
+        max(r.peak_rss_mb for r in runs),
+    )
 
 
 def measure(cmd: list[str]) -> Run:

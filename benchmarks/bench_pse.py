@@ -13,14 +13,13 @@ Prints the median wall and CPU of each and the ratios c/a, b/a, c/b.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench_check import Run, make_file, measure
+from bench_check import Run, make_file, measure, median_run
 
 from kickflow.media.binaries import find_ffmpeg
 from kickflow.media.pse import PseOptions, output_args, pse_chain, read_pse
@@ -55,14 +54,6 @@ def python_pass(ffmpeg: str, path: Path, directory: Path) -> float:
     return time.monotonic() - started
 
 
-def median(runs: list[Run]) -> Run:
-    return Run(
-        statistics.median(r.wall_s for r in runs),
-        statistics.median(r.cpu_s for r in runs),
-        max(r.peak_rss_mb for r in runs),
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0)
@@ -80,7 +71,7 @@ def main() -> None:
             runs["b"].append(measure(check(path, no_pse)))
             runs["c"].append(measure(check(path, "ebu-r128")))
         python_s = python_pass(ffmpeg, path, Path(tmp))
-    a, b, c = (median(runs[k]) for k in "abc")
+    a, b, c = (median_run(runs[k]) for k in "abc")
     print(f"file: {path.name}, median of {args.repeat} interleaved runs")
     print(f"{'':<30} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     for name, run in (("(a) decode only", a), ("(b) check, PSE off", b), ("(c) check, PSE on", c)):

@@ -15,12 +15,11 @@ Prints the median wall and CPU of each, and the ratios c/b and e/d (the cost of 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from bench_check import Run, make_file, measure
+from bench_check import Run, make_file, measure, median_run
 
 from kickflow.engine import options_for
 from kickflow.media.binaries import available_filters, find_ffmpeg
@@ -58,14 +57,6 @@ def commands(ffmpeg: str, path: Path, work: Path) -> dict[str, list[str]]:
     return out
 
 
-def median(runs: list[Run]) -> Run:
-    return Run(
-        statistics.median(r.wall_s for r in runs),
-        statistics.median(r.cpu_s for r in runs),
-        max(r.peak_rss_mb for r in runs),
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0)
@@ -79,7 +70,7 @@ def main() -> None:
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
                 runs[name].append(measure(cmd))
-    result = {name: median(r) for name, r in runs.items()}
+    result = {name: median_run(r) for name, r in runs.items()}
     print(f"file: {path.name}, median of {args.repeat} interleaved runs")
     print(f"{'':<28} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     for name, run in result.items():

@@ -7,9 +7,11 @@ import functools
 import html
 import re
 import unicodedata
+from typing import get_args
 
 from lingua import IsoCode639_3
 
+from kickflow.profiles.subtitle_spec import MarkupKind
 from kickflow.speech.language import language_of, normalise_language
 
 # --- plain text -----------------------------------------------------------------------------
@@ -44,20 +46,7 @@ def tidy_lines(text: str) -> str:
 
 # --- markup ---------------------------------------------------------------------------------
 
-MARKUP_KINDS: tuple[str, ...] = (
-    "italic",
-    "bold",
-    "underline",
-    "strike",
-    "font",
-    "color",
-    "position",
-    "class",
-    "voice",
-    "ruby",
-    "karaoke",
-    "other",
-)
+MARKUP_KINDS: tuple[str, ...] = get_args(MarkupKind)  # the profile's markup names
 _HTML_KINDS = {"i": "italic", "b": "bold", "u": "underline", "s": "strike", "c": "class"}
 _HTML_KINDS |= {"v": "voice", "ruby": "ruby", "rt": "ruby"}
 _HTML_OPEN = re.compile(r"<\s*([a-zA-Z]+)([^<>\n]*)>")
