@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	bash scripts/run-deps.sh
 	$(BIN)/kickflow serve
 
 lint: $(STAMP)

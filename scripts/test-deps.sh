@@ -3,6 +3,8 @@
 # Chromium for the dashboard, espeak-ng for speech).
 # Installed from Debian's packages when missing; a no-op when they are present.
 set -euo pipefail
+# What the service itself needs (Pango for PDF reports) first.
+bash "$(dirname "$0")/run-deps.sh"
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 # The runbook acceptance test runs the runbooks' own curl | jq command lines.
@@ -12,9 +14,6 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # Speech tests synthesise real speech offline.
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
-# PDF reports: WeasyPrint lays text out with Pango (its fonts come with fontconfig).
-compgen -G '/usr/lib/*/libpangoft2-1.0.so.0' >/dev/null || compgen -G '/usr/lib/libpangoft2-1.0.so.0' \
-  >/dev/null || missing+=(libpango-1.0-0 libpangoft2-1.0-0)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq >/dev/null

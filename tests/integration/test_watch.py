@@ -92,7 +92,7 @@ def test_a_file_written_slowly_is_submitted_once_after_it_is_complete(
     data = short_clip.read_bytes()
     chunks = [data[i : i + len(data) // 6 + 1] for i in range(0, len(data), len(data) // 6 + 1)]
     # Pauses longer than the poll interval, much shorter than the settle time.
-    running = watch(settle=2.0, results="none")
+    running = watch(settle=4.0, results="none")
     early: list[Job] = []
     with (hot / "EP01.mov").open("wb") as out:
         for chunk in chunks:
