@@ -4,7 +4,9 @@ Runs each N times and prints the median and the best:
   (a) ``python -c pass`` — the floor no Python CLI can beat;
   (b) ``kickflow --help`` and (c) ``kickflow check --help``;
   (d) ``kickflow check F``: the time from process start to the spawn of the first FFmpeg
-      process, and to the spawn of the decoding FFmpeg (the one-pass analysis).
+      process, and to the spawn of the decoding FFmpeg (the one-pass analysis);
+  (e) the same entered past the console script, so that the probe child is not started ahead
+      of the CLI's imports (``kickflow.media.probe_process``): the cold path, side by side.
 
 (d) is measured without strace: ``KICKFLOW_FFMPEG`` points at a wrapper script that appends
 the wall-clock time it was exec'd (and its arguments' first flag) to a log, then execs the real
@@ -27,6 +29,12 @@ from pathlib import Path
 from kickflow.media.binaries import find_ffmpeg
 
 KICKFLOW = [sys.executable, "-m", "kickflow"]
+# The same CLI entered past its console script: no probe child started ahead (the cold path).
+COLD = [
+    sys.executable,
+    "-c",
+    "import sys; from kickflow.cli.main import run; sys.argv[0] = 'kickflow'; run()",
+]
 WRAPPER = """#!/bin/sh
 echo "$(date +%s.%N) $*" >> "{log}"
 exec "{real}" "$@"
@@ -53,13 +61,15 @@ def make_clip(path: Path, ffmpeg: str) -> None:
     )  # fmt: skip
 
 
-def spawn_times(clip: Path, wrapper: Path, log: Path) -> tuple[float, float]:
+def spawn_times(
+    clip: Path, wrapper: Path, log: Path, cli: list[str] = KICKFLOW
+) -> tuple[float, float]:
     """Seconds from process start to the first FFmpeg exec and to the decoding FFmpeg's exec."""
     log.write_text("")
     env = {**os.environ, "KICKFLOW_FFMPEG": str(wrapper), "KICKFLOW_DATA_DIR": str(log.parent)}
     started = time.time()
     subprocess.run(
-        [*KICKFLOW, "check", str(clip)],
+        [*cli, "check", str(clip)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -102,6 +112,8 @@ def main() -> None:
             first, decode = spawn_times(clip, wrapper, log)
             results.setdefault("kickflow check: start -> first FFmpeg exec", []).append(first)
             results.setdefault("kickflow check: start -> decoding FFmpeg exec", []).append(decode)
+            _, cold = spawn_times(clip, wrapper, log, COLD)
+            results.setdefault("  the same, probe child not started ahead", []).append(cold)
     print(f"{args.runs} runs each, {sys.executable}")
     for label, samples in results.items():
         print(row(label, samples))

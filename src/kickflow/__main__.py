@@ -1,3 +1,3 @@
-from kickflow.cli.main import run
+from kickflow.cli.entry import run
 
 run()

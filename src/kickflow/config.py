@@ -1,18 +1,44 @@
-"""Settings: every field is also a ``KICKFLOW_*`` environment variable."""
+"""Settings: every field is also a ``KICKFLOW_*`` environment variable.
+
+Every field is a scalar (str, int, float, bool, Path), so reading the environment is one
+lookup per field, validated by pydantic like any other input: a plain model, not
+pydantic-settings, whose import (asyncio, argparse, its dotenv, CLI and cloud sources) cost
+about a fifth of ``kickflow check``'s start-up. Names match case-insensitively, as before;
+values passed to ``Settings(...)`` win over the environment.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from kickflow.errors import SettingsInvalid
+
+ENV_PREFIX = "KICKFLOW_"
 
 
-class Settings(BaseSettings):
+def environment_values(names: Mapping[str, object], environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``KICKFLOW_*`` variables that name a field, keyed by field name (any case)."""
+    wanted = {f"{ENV_PREFIX}{name}".upper(): name for name in names}
+    return {wanted[key.upper()]: value for key, value in environ.items() if key.upper() in wanted}
+
+
+class Settings(BaseModel):
     """Runtime configuration, read from ``KICKFLOW_*`` environment variables."""
 
-    model_config = SettingsConfigDict(env_prefix="KICKFLOW_", extra="ignore")
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {**environment_values(cls.model_fields, os.environ), **data}
+        return data
 
     data_dir: Path = Path("./var")
     database_url: str = ""
@@ -302,7 +328,20 @@ def local_url(host: str, port: int | str) -> str:
     return f"http://{host}:{port}"
 
 
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment (``values`` win); SettingsInvalid names the variable."""
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = f"{ENV_PREFIX}{first['loc'][0]}".upper() if first["loc"] else "a setting"
+        raise SettingsInvalid(
+            f"{name} is not valid ({first['msg'][:1].lower()}{first['msg'][1:]}); "
+            "fix it or unset it."
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
-    return Settings()
+    return load_settings()

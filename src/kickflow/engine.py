@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kickflow.checks.music_bed import bed_track_positions
 from kickflow.config import Settings, get_settings
 from kickflow.media.analysis import SpeechRun, analyse
 from kickflow.media.binaries import find_ffmpeg
@@ -20,9 +19,10 @@ from kickflow.media.runner import RunLimits
 from kickflow.media.timecode import parse_timecode_text
 from kickflow.profiles import Profile
 from kickflow.profiles.model import LAYOUT_CHANNELS
-from kickflow.report import Report, build_report
+from kickflow.profiles.music_spec import bed_track_positions
 
 if TYPE_CHECKING:
+    from kickflow.report import Report
     from kickflow.speech.transcribe import Transcriber
 
 SHOT_CHANGE_CHECK = "subtitle.shot_change"
@@ -186,6 +186,8 @@ def check_file(
         setup=setup,
     )
     measurements = replace(measurements, subtitles=sidecars + measurements.subtitles)
+    from kickflow.report import build_report  # here: the checks' imports need not delay FFmpeg
+
     report = build_report(
         measurements,
         profile,

@@ -274,6 +274,12 @@ class SymlinkRefused(SourceNotAllowed):
     code = "symlink_refused"
 
 
+class SettingsInvalid(KickflowError):
+    """A ``KICKFLOW_*`` setting has a value that is not valid."""
+
+    code = "bad_setting"
+
+
 class UnsafeConfiguration(KickflowError):
     """The settings are unsafe; the service does not start with them."""
 

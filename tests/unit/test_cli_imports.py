@@ -5,6 +5,7 @@ Each probe runs in a fresh interpreter (``sys.executable``) so that ``sys.module
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from kickflow.cli import defaults
 
 # Heavy packages no command's --help (nor the probe child) needs.
 HEAVY = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "alembic", "boto3", "botocore",
-         "jinja2", "pydantic_settings", "av", "rich.console", "kickflow.jobs", "kickflow.engine",
+         "jinja2", "pydantic", "av", "rich.console", "kickflow.jobs", "kickflow.engine",
          "kickflow.config", "kickflow.api")  # fmt: skip
 
 
@@ -44,7 +45,7 @@ def test_help_imports_nothing_heavy_but_typers_rich_help() -> None:
 
 def test_the_import_check_can_fail() -> None:
     """The probe above sees an import when there is one (so its empty answers mean something)."""
-    assert _loaded_after("import kickflow.engine") >= {"kickflow.engine", "pydantic_settings"}
+    assert _loaded_after("import kickflow.engine") >= {"kickflow.engine", "kickflow.config"}
 
 
 def test_probe_child_does_not_import_the_settings() -> None:
@@ -61,3 +62,41 @@ def test_cli_defaults_equal_the_stores(shown: str, real: str) -> None:
     import kickflow.jobs
 
     assert getattr(defaults, shown) == getattr(kickflow.jobs, real)
+
+
+ORDER = """
+import sys
+events = []
+def hook(event, args):
+    if event == "subprocess.Popen" and "kickflow.media.probe_child" in list(args[1]):
+        events.append("probe child")
+    elif event == "import" and args[0] in ("typer", "pydantic"):
+        events.append(args[0])
+sys.addaudithook(hook)
+sys.argv = ["kickflow", *sys.argv[1:]]
+from kickflow.cli.entry import run
+try:
+    run()
+except SystemExit:
+    pass
+print(events)
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "first"),
+    [
+        (["check", "missing.mp4"], ["probe child", "typer", "pydantic"]),
+        (["check", "--help"], ["typer", "pydantic"]),
+        (["jobs", "--help"], ["typer"]),
+    ],
+)
+def test_a_check_starts_its_probe_child_before_the_clis_imports(
+    argv: list[str], first: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", ORDER, *argv], capture_output=True, text=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    events = ast.literal_eval(done.stdout.strip().splitlines()[-1])
+    assert events[: len(first)] == first

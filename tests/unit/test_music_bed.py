@@ -6,7 +6,6 @@ import pytest
 
 from kickflow.checks import run_check
 from kickflow.checks.music_bed import (
-    bed_track_positions,
     block_state,
     block_states,
     missing_stretches,
@@ -25,7 +24,7 @@ from kickflow.media.model import (
 from kickflow.media.music import bed_blocks, chain
 from kickflow.profiles import Profile, load_profile, load_profile_text
 from kickflow.profiles.model import TrackSpec
-from kickflow.profiles.music_spec import MusicBedSpec
+from kickflow.profiles.music_spec import MusicBedSpec, bed_track_positions
 
 SPEC = MusicBedSpec()
 MUSIC = BedBlock(0.0, floor_dbfs=-30.0, median_dbfs=-26.0, top_dbfs=-20.0,

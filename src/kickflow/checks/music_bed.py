@@ -25,12 +25,10 @@ from kickflow.checks.base import Context, Finding, Outcome, capped, result, seco
 from kickflow.checks.tracks import TrackView, track_views
 from kickflow.media.model import BedBlock, Segment
 from kickflow.media.music import BLOCK_S
-from kickflow.profiles import Profile
-from kickflow.profiles.music_spec import MusicBedSpec
+from kickflow.profiles.music_spec import MusicBedSpec, judged_roles
 
 BedState = Literal["bed", "speech-like", "silent"]
 MAX_FINDINGS = 10
-ALWAYS = ("me",)  # music & effects tracks carry a bed by definition
 
 
 def block_state(block: BedBlock, spec: MusicBedSpec) -> BedState:
@@ -85,18 +83,6 @@ def missing_stretches(
         else:
             runs.append((Segment(block.t, block_end), {state}))
     return [(s, states) for s, states in runs if s.duration_s >= spec.missing_min_s]
-
-
-def judged_roles(spec: MusicBedSpec) -> tuple[str, ...]:
-    return (*ALWAYS, *spec.roles)
-
-
-def bed_track_positions(profile: Profile) -> tuple[int, ...]:
-    """The layout positions whose music-bed branch must run (none when the check is off)."""
-    if profile.severity_of("audio.music_bed") == "off":
-        return ()
-    roles = judged_roles(profile.music_bed)
-    return tuple(i for i, t in enumerate(profile.audio.tracks, 1) if t.role in roles)
 
 
 def check_music_bed(ctx: Context) -> Outcome:

@@ -60,6 +60,8 @@ def _write(target: str, text: str) -> None:
 def subtitle_inputs(paths: Sequence[Path], settings: Settings) -> list[SubtitleInput]:
     """The ``--subtitles`` files, each pre-checked (missing, empty, too big, not subtitles:
     one sentence and exit 2, before any decode), at most KICKFLOW_MAX_SUBTITLE_FILES."""
+    if not paths:
+        return []
     from kickflow.errors import SubtitleRefused
     from kickflow.media.inputs import SubtitleInput
     from kickflow.subtitles.load import check_subtitle_file

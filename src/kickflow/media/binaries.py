@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from kickflow.errors import FfmpegMissing
 
@@ -19,11 +21,23 @@ class Binary:
     source: str  # "KICKFLOW_FFMPEG", "PATH" or "imageio-ffmpeg wheel"
 
 
+@lru_cache(maxsize=1)
 def _wheel_ffmpeg() -> str | None:
-    try:
-        import imageio_ffmpeg
-    except ImportError:
+    """The imageio-ffmpeg wheel's FFmpeg: the one executable in its ``binaries`` folder.
+
+    Found by looking, not through ``imageio_ffmpeg.get_ffmpeg_exe()``, which costs an import
+    of 20 ms and an ``ffmpeg -version`` run on every ``kickflow check``; the package's own
+    lookup is the fallback when the folder does not hold exactly one binary.
+    """
+    spec = importlib.util.find_spec("imageio_ffmpeg")
+    if spec is None:
         return None
+    for folder in spec.submodule_search_locations or ():
+        found = [p for p in (Path(folder) / "binaries").glob("ffmpeg-*") if os.access(p, os.X_OK)]
+        if len(found) == 1:
+            return str(found[0])
+    import imageio_ffmpeg
+
     try:
         path: str = imageio_ffmpeg.get_ffmpeg_exe()
     except RuntimeError:
@@ -58,8 +72,31 @@ def find_ffprobe(override: str = "") -> Binary | None:
     return Binary(on_path, "PATH") if on_path else None
 
 
+_started_listings: dict[tuple[str, str], subprocess.Popen[str]] = {}
+
+
+def start_listing(path: str, flag: str) -> None:
+    """Start ``ffmpeg -hide_banner FLAG`` now; ``_listing`` reads it later (start-up)."""
+    if (path, flag) not in _started_listings:
+        _started_listings[path, flag] = subprocess.Popen(
+            [path, "-hide_banner", flag],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+
 def _listing(path: str, flag: str) -> str:
-    """What ``ffmpeg -hide_banner FLAG`` prints on stdout."""
+    """What ``ffmpeg -hide_banner FLAG`` prints on stdout (from a started run if there is one)."""
+    started = _started_listings.pop((path, flag), None)
+    if started is not None:
+        try:
+            return started.communicate(timeout=VERSION_TIMEOUT_S)[0]
+        except subprocess.TimeoutExpired:
+            started.kill()
+            started.communicate()
+            raise
     return subprocess.run(
         [path, "-hide_banner", flag],
         capture_output=True,

@@ -1,7 +1,11 @@
-"""``python -m kickflow.media.probe_child REQUEST``: the probe child's entry point.
+"""``python -m kickflow.media.probe_child``: the probe child's entry point.
 
-Prints one JSON line: ``{"media": …}`` or ``{"error": {"class", "message"}}``. Runs under the
-address-space limit its parent set; running out of it is reported as a resource limit.
+Imports PyAV first, then reads its request as one JSON line on stdin, caps its own address
+space (``max_memory_mb``) before it opens the file, and prints one JSON line:
+``{"media": …}`` or ``{"error": {"class", "message"}}``; running out of memory is reported as
+a resource limit. End of input without a request: nothing was wanted, exit 0. Reading the
+request after the imports lets a caller start the child before it knows the file
+(``kickflow.media.probe_process``).
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kickflow.errors import KickflowError
+from kickflow.media.runner import limit_address_space
 
 if TYPE_CHECKING:
     from kickflow.media.model import MediaInfo
@@ -27,8 +32,19 @@ def encode(media: MediaInfo) -> str:
     return json.dumps({"media": asdict(media)})
 
 
-def main(argv: list[str]) -> int:
-    request = json.loads(argv[0])
+def main() -> int:
+    from kickflow.media import probe  # noqa: F401  (before the request: the slow part)
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    request = json.loads(line)
+    limit_address_space(int(request.get("max_memory_mb", 0)))
+    return answer(request)
+
+
+def answer(request: dict[str, Any]) -> int:
+    """Probe the requested file and print the answer line."""
     path = Path(request["path"])
     try:
         from kickflow.media.probe import probe_in_process
@@ -49,4 +65,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

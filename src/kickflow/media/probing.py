@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 from kickflow import errors
 from kickflow.config import Settings
 from kickflow.errors import InputError, NotMedia, ResourceLimitExceeded
+from kickflow.media import probe_process
 from kickflow.media.model import MediaInfo, from_json
 from kickflow.media.runner import limit_memory
 
@@ -105,19 +104,11 @@ def _run_child(path: Path, size_bytes: int, limits: ProbeLimits) -> MediaInfo:
         "size_bytes": size_bytes,
         "allow_raw_pcm": limits.allow_raw_pcm,
         "max_pixels": limits.max_frame_pixels,
+        "max_memory_mb": limits.max_memory_mb,
     }
-    argv = [sys.executable, "-m", "kickflow.media.probe_child", json.dumps(request)]
+    child = probe_process.take() or probe_process.spawn(limit_memory(limits.max_memory_mb))
     try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=limits.timeout_s,
-            check=False,
-            start_new_session=True,
-            preexec_fn=limit_memory(limits.max_memory_mb),
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
+        done = probe_process.exchange(child, json.dumps(request), limits.timeout_s)
     except subprocess.TimeoutExpired:
         raise ResourceLimitExceeded(
             f"refused: probing {path.name} took longer than {limits.timeout_s:.0f} s"

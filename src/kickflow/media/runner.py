@@ -82,14 +82,20 @@ def processed_seconds(block: dict[str, str]) -> float | None:
     return None if value is None or value < 0 else value / 1_000_000
 
 
+def limit_address_space(max_memory_mb: int) -> None:
+    """Cap this process's address space at ``max_memory_mb`` (0 or less: no cap)."""
+    if max_memory_mb > 0:
+        limit = max_memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
     """A ``preexec_fn`` that caps the child's address space (None: no limit)."""
     if max_memory_mb <= 0:
         return None
-    limit = max_memory_mb * 1024 * 1024
 
     def apply() -> None:  # runs in the child between fork and exec
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        limit_address_space(max_memory_mb)
 
     return apply
 

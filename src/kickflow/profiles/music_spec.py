@@ -8,9 +8,16 @@ of a 16 kHz mono downmix).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import Field, field_validator
 
 from kickflow.profiles.sections import Section
+
+if TYPE_CHECKING:
+    from kickflow.profiles.model import Profile
+
+ALWAYS = ("me",)  # music & effects tracks carry a bed by definition
 
 
 class MusicBedSpec(Section):
@@ -36,3 +43,18 @@ class MusicBedSpec(Section):
             if role not in ("mix", "dialogue", "stem") and not role.startswith("language:"):
                 raise ValueError(f"has {role!r}; use mix, dialogue, stem or language:<tag>")
         return value
+
+
+def judged_roles(spec: MusicBedSpec) -> tuple[str, ...]:
+    return (*ALWAYS, *spec.roles)
+
+
+def bed_track_positions(profile: Profile) -> tuple[int, ...]:
+    """The layout positions whose music-bed branch must run (none when the check is off).
+
+    Here, not in checks/music_bed.py: the decode needs it, and importing the checks would
+    delay the decode's start by every check's imports."""
+    if profile.severity_of("audio.music_bed") == "off":
+        return ()
+    roles = judged_roles(profile.music_bed)
+    return tuple(i for i, t in enumerate(profile.audio.tracks, 1) if t.role in roles)

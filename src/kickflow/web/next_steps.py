@@ -227,6 +227,7 @@ STEPS: dict[str, NextStep] = {
         f"Press Retry; {ASK_ADMIN} (a worker's token or release is wrong).",
     ),
     "unsafe_configuration": SERVICE_SIDE,
+    "bad_setting": SERVICE_SIDE,
     "internal_error": SERVICE_SIDE,
     "error": SERVICE_SIDE,
     "job_error": SERVICE_SIDE,
