@@ -4,6 +4,7 @@ listened track, voice activity, and the speech checks on what the stage heard.""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -22,9 +23,10 @@ from kickflow.media.model import (
     TrackSpeech,
     Transcript,
 )
+from kickflow.media.timed_outputs import pad_start
 from kickflow.profiles import Profile, load_profile_text
 from kickflow.speech.stage import SpeechStage
-from kickflow.speech.vad import speech_segments
+from kickflow.speech.vad import WINDOW, WINDOW_S, speech_segments, window_scores
 from kickflow.subtitles.load import parse_subtitle_bytes
 from tests.speech_media import (
     RATE,
@@ -290,3 +292,68 @@ def test_the_stage_transcribes_each_track_and_keeps_a_provider_failure(
     off = SpeechStage(profile(), streams(), fake)  # type: ignore[arg-type]
     assert off({1: original}, SECONDS)[0].transcript is None  # the profile does not ask
     assert len(fake.calls) == 2
+
+
+def test_scores_that_follow_a_growing_file_equal_the_whole_files(
+    original: Path, work: Path
+) -> None:
+    """The analysis run writes the PCM while the VAD reads it: a reader that catches up with
+    the writer waits for more (a cut in mid-window and mid-sample too) instead of ending."""
+    data = original.read_bytes()
+    cut = len(data) // 2 + 301  # an odd byte count: half a sample, in mid-window
+    growing = work / "growing.pcm"
+    growing.write_bytes(data[:cut])
+    written, first_part_read = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        first_part_read.wait(timeout=120)
+        with growing.open("ab") as out:
+            out.write(data[cut:])
+        written.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    scores = window_scores(growing, written)
+    followed = [next(scores) for _ in range(cut // (WINDOW * 2))]  # all the first part holds
+    first_part_read.set()
+    followed += list(scores)
+    thread.join()
+    assert followed == list(window_scores(original))
+
+
+@pytest.mark.parametrize(("lead_s", "within_s"), [(48 * WINDOW_S, 0.0), (1.5, 0.15)])
+def test_a_stage_that_listens_during_the_run_hears_what_one_after_it_hears(
+    original: Path, work: Path, lead_s: float, within_s: float
+) -> None:
+    """``follow`` scores the file as it is written, before its lead of silence is put in, and
+    moves the segments by the lead: exactly the same when the lead is whole windows, and
+    within the model's window-phase jitter otherwise."""
+    late = work / f"late-{lead_s}.pcm"
+    late.write_bytes(original.read_bytes())
+    live = SpeechStage(profile(), streams(), None)
+    live.follow({1: late}, {1: lead_s})
+    live.written(complete=True)
+    pad_start(late, lead_s)
+    [during] = live({1: late}, SECONDS + lead_s)
+    [after] = SpeechStage(profile(), streams(), None)({1: late}, SECONDS + lead_s)
+    assert len(during.segments) == len(after.segments) == len(LINES)
+    for a, b in zip(during.segments, after.segments, strict=True):
+        assert a.start_s == pytest.approx(b.start_s, abs=within_s + 0.001)
+        assert a.end_s == pytest.approx(b.end_s, abs=within_s + 0.001)
+
+
+def test_a_failed_run_stops_the_listening_and_an_unwritten_file_is_silence(
+    original: Path, work: Path
+) -> None:
+    half = work / "half.pcm"
+    half.write_bytes(original.read_bytes()[: RATE * 2 * 10])
+    failed = SpeechStage(profile(), streams(), None)
+    failed.follow({1: half}, {})
+    failed.written(complete=False)  # the follower stops instead of waiting for the rest
+    scores, _ = failed._live[1]
+    assert len(scores.result(timeout=120)) <= 10 / WINDOW_S + 1
+    never = SpeechStage(profile(), streams(), None)
+    never.follow({1: work / "never-created.pcm"}, {})
+    never.written(complete=True)
+    scores, _ = never._live[1]
+    assert len(scores.result(timeout=120)) == 0

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from kickflow.errors import FfmpegFailed, FormatRefused
 from kickflow.media.audio import analyse_audio, loudness_from
@@ -43,6 +44,17 @@ log = logging.getLogger("kickflow.analysis")
 FractionCallback = Callable[[float], None]
 # Track position → its 16 kHz mono PCM, and the programme's end (s): what was heard on each.
 SpeechRun = Callable[[Mapping[int, Path], float], tuple[TrackSpeech, ...]]
+
+
+@runtime_checkable
+class FollowingSpeech(Protocol):
+    """A speech run that can listen while the run writes the PCM (speech/stage.py)."""
+
+    def follow(self, files: Mapping[int, Path], leads: Mapping[int, float]) -> None: ...
+
+    def written(self, *, complete: bool) -> None: ...
+
+
 # Options (and the speech run) worked out from the probed file: what the profile asks of it.
 Setup = Callable[[MediaInfo], tuple[AnalysisOptions, "SpeechRun | None"]]
 PROBE_SHARE = 0.01  # of the progress fraction: the file is probed, the run is planned
@@ -394,7 +406,9 @@ def analyse(
 
     ``setup``, when given, replaces ``options`` and ``speech`` with what it makes of the probed
     file (which tracks to listen to depends on the file's streams). ``speech`` is called after
-    FFmpeg with the listened tracks' PCM files, while they still exist.
+    FFmpeg with the listened tracks' PCM files, while they still exist; one that can follow
+    the files as they are written (``FollowingSpeech``) is told about them before FFmpeg
+    starts, and that the run ended, before it is called.
     """
     moved = on_fraction or _ignore
     media = probe(path, size_bytes, probe_limits)
@@ -409,8 +423,18 @@ def analyse(
         plan = build_plan(
             media, path, work, options, available_filters(binary), probe_limits.max_frame_pixels
         )
+        following = speech if isinstance(speech, FollowingSpeech) else None
+        if following is not None:
+            leads = {p: speech_lead(media, p) for p in plan.speech_files}
+            following.follow(plan.speech_files, leads)
         started = time.monotonic()
-        result = _analysis_run(binary, plan, media, path, limits, on_fraction)
+        complete = False
+        try:
+            result = _analysis_run(binary, plan, media, path, limits, on_fraction)
+            complete = True
+        finally:
+            if following is not None:
+                following.written(complete=complete)
         elapsed = time.monotonic() - started
         steps = Steps(on_fraction, steps_of(plan))
         written = _subtitle_run(binary, plan, media, limits, steps)

