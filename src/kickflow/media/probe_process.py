@@ -107,13 +107,17 @@ def exchange(
         with _lock:
             _exiting[:] = [c for c in _exiting if c.poll() is None]  # reap the earlier ones
             _exiting.append(child)
-        return subprocess.CompletedProcess(child.args, 0, out.decode(), err.decode())
+        return subprocess.CompletedProcess(child.args, 0, _text(out), _text(err))
     try:
         code = child.wait(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         _kill(child)
         raise
-    return subprocess.CompletedProcess(child.args, code, out.decode(), err.decode())
+    return subprocess.CompletedProcess(child.args, code, _text(out), _text(err))
+
+
+def _text(data: bytearray) -> str:
+    return data.decode(errors="replace")  # stderr may carry a hostile file's bytes
 
 
 def _close_pipes(child: subprocess.Popen[bytes]) -> None:
