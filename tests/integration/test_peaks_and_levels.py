@@ -44,6 +44,18 @@ def test_true_sample_and_channel_peaks_exact_down_to_minus_90(
     assert loud.channel_sample_peaks_dbfs == pytest.approx(expected, abs=tolerance)
 
 
+def test_true_peak_between_samples_at_the_worst_phase(make_media: MediaFactory) -> None:
+    """A 12 kHz sine (a quarter of 48 kHz) at 45°: every sample sits 3.01 dB below the wave's
+    peak, which only the interpolation finds. It fades in and out over 1 s: a sine that starts
+    or stops at full level rings above its peak in any interpolation."""
+    source = "aevalsrc=0.5*min(1\\,min(t\\,4-t))*sin(2*PI*12000*t+PI/4):s=48000:d=4"
+    path = make_media("quarter-rate-45.wav", ["-f", "lavfi", "-i", source, "-c:a", "pcm_f32le"])
+    loud = measure_file(path).loudness
+    assert loud is not None
+    assert loud.sample_peak_dbfs == pytest.approx(-6.02 - 3.01, abs=0.01)
+    assert loud.true_peak_dbtp == pytest.approx(-6.02, abs=0.05)
+
+
 def test_peak_meter_gain_leaves_integrated_loudness_alone(make_media: MediaFactory) -> None:
     # EBU Tech 3341 case 1: a -23 dBFS 1 kHz stereo sine reads -23.0 LUFS.
     source = "aevalsrc=0.0707946*sin(2*PI*1000*t)|0.0707946*sin(2*PI*1000*t):s=48000:d=20"

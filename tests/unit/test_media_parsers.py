@@ -184,7 +184,10 @@ def test_plan_has_one_input_and_every_branch() -> None:
     graph = ";".join(graphs)
     # One loudness meter; true peaks after 4× interpolation, sample peaks from the statistics.
     assert "ebur128=metadata=1,ametadata=mode=print" in graph
-    assert "aresample=192000,aformat=sample_fmts=fltp|dblp,asetnsamples=n=192000:p=0" in graph
+    assert (
+        "aresample=192000:filter_size=12,aformat=sample_fmts=fltp|dblp,asetnsamples=n=192000:p=0"
+        in graph
+    )
     assert graph.count("ebur128") == 1
     assert "fps=5.0" in graph and "scale=480:270" in graph and "cropdetect" not in graph
     assert analysis_size(_video(720, 576), 480) == (480, 384)

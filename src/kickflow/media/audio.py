@@ -26,6 +26,11 @@ ACTIVE_RMS_DBFS = -60.0
 # True peaks: the signal interpolated to this rate (4× at 48 kHz), as ebur128's own true-peak
 # meter does (BS.1770 Annex 2), then its sample peaks.
 TRUE_PEAK_RATE = 192000
+# …through an interpolation filter of 12 taps per phase, the length of BS.1770's own (48 taps
+# for 4 phases). On a 12 kHz sine at the worst phase for sample peaks (fs/4, 45°) it reads
+# within 0.001 dB of the true −6.02 dBTP, as the resampler's default 32 taps do; 8 taps read
+# 0.23 dB low. It costs a third of the default's CPU.
+TRUE_PEAK_FILTER = "filter_size=12"
 # The peak meter FFmpeg runs on both: astats prints peaks in dBFS with six decimals, so they stay
 # exact at any level (ebur128 prints linear peaks with three: −60 dBFS reads 0.001).
 PEAK_METER = "astats=metadata=1:reset=1:measure_perchannel=Peak_level:measure_overall=none"

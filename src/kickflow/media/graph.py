@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kickflow.media.audio import PEAK_METER, TRUE_PEAK_RATE
+from kickflow.media.audio import PEAK_METER, TRUE_PEAK_FILTER, TRUE_PEAK_RATE
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
 from kickflow.media.music import chain as music_chain
 from kickflow.media.pse import PseOptions, output_args, pse_chain
@@ -137,7 +137,7 @@ def _audio_chains(
         # (only the maximum is read).
         (
             branch("peaks"),
-            f"aresample={TRUE_PEAK_RATE},aformat=sample_fmts=fltp|dblp,"
+            f"aresample={TRUE_PEAK_RATE}:{TRUE_PEAK_FILTER},aformat=sample_fmts=fltp|dblp,"
             f"asetnsamples=n={TRUE_PEAK_RATE}:p=0,{PEAK_METER}",
         ),
         (

@@ -88,22 +88,24 @@ class SpeechStage:
         """Score each track's PCM while the run writes it. ``leads``: how much later than the
         programme a track starts (its file gets that much silence put before it afterwards,
         so its segments move by as much)."""
-        from kickflow.speech.vad import window_scores  # numpy and the model: when listening
-
         if not files:
             return
         self._followers = ThreadPoolExecutor(len(files), thread_name_prefix="kickflow-vad")
         for position, pcm in files.items():
             opened = threading.Event()
-            scores = self._followers.submit(
-                lambda pcm, opened: array(
-                    "f", window_scores(pcm, self._written, self._stop, opened)
-                ),
-                pcm,
-                opened,
-            )
+            scores = self._followers.submit(self._scores, pcm, opened)
             self._opened.append(opened)
             self._live[position] = (scores, leads.get(position, 0.0))
+
+    def _scores(self, pcm: Path, opened: threading.Event) -> array[float]:
+        # Imported here, on the follower's thread: numpy and the model (~70 ms) load while
+        # FFmpeg starts instead of before it.
+        from kickflow.speech.vad import window_scores
+
+        try:
+            return array("f", window_scores(pcm, self._written, self._stop, opened))
+        finally:
+            opened.set()  # also when the import or the read failed: nobody waits for it
 
     def written(self, *, complete: bool) -> None:
         """The run ended: the files are whole (``complete``), or nobody wants them.
