@@ -350,10 +350,10 @@ def test_a_failed_run_stops_the_listening_and_an_unwritten_file_is_silence(
     failed = SpeechStage(profile(), streams(), None)
     failed.follow({1: half}, {})
     failed.written(complete=False)  # the follower stops instead of waiting for the rest
-    scores, _ = failed._live[1]
+    scores = failed._live[1].scores
     assert len(scores.result(timeout=120)) <= 10 / WINDOW_S + 1
     never = SpeechStage(profile(), streams(), None)
     never.follow({1: work / "never-created.pcm"}, {})
     never.written(complete=True)
-    scores, _ = never._live[1]
+    scores = never._live[1].scores
     assert len(scores.result(timeout=120)) == 0

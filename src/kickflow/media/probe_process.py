@@ -5,7 +5,7 @@ spends about as long importing the settings and the engine before it knows the p
 So ``kickflow check`` starts the child first (``prestart``), goes on with its own imports on
 the other core, and ``kickflow.media.probing`` hands the started child its request (``take``;
 otherwise ``spawn`` starts one cold). Either way the child caps its own address space from the
-request before it opens the file (a cold child is capped from its first instruction too).
+request before it opens the file: the cap covers all the file can make it do.
 
 The answer is one line on stdout, read as soon as it is written (``exchange``): the child's
 exit with PyAV loaded takes another 20–30 ms, which nobody needs to wait for; such a child is
@@ -29,7 +29,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 
 READ_CHUNK = 65536
 
@@ -38,15 +37,17 @@ _waiting: list[subprocess.Popen[bytes]] = []  # the started child, at most one
 _exiting: list[subprocess.Popen[bytes]] = []  # answered children not yet reaped
 
 
-def spawn(preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen[bytes]:
-    """A probe child waiting for its request on stdin (its own session: killable as a group)."""
+def spawn() -> subprocess.Popen[bytes]:
+    """A probe child waiting for its request on stdin (its own session: killable as a group).
+
+    No ``preexec_fn`` limit: the child caps its own address space from the request, before
+    it opens the file, whether it was started ahead or just now."""
     return subprocess.Popen(
         [sys.executable, "-m", "kickflow.media.probe_child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        preexec_fn=preexec_fn,  # noqa: PLW1509 - only setrlimit, before exec
         # No bytecode writes from a process that opens hostile files.
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )

@@ -20,7 +20,6 @@ from kickflow.config import Settings
 from kickflow.errors import InputError, NotMedia, ResourceLimitExceeded
 from kickflow.media import probe_process
 from kickflow.media.model import MediaInfo, from_json
-from kickflow.media.runner import limit_memory
 
 log = logging.getLogger("kickflow.probe")
 STDERR_LOG_CHARS = 2000
@@ -106,7 +105,7 @@ def _run_child(path: Path, size_bytes: int, limits: ProbeLimits) -> MediaInfo:
         "max_pixels": limits.max_frame_pixels,
         "max_memory_mb": limits.max_memory_mb,
     }
-    child = probe_process.take() or probe_process.spawn(limit_memory(limits.max_memory_mb))
+    child = probe_process.take() or probe_process.spawn()
     try:
         done = probe_process.exchange(child, json.dumps(request), limits.timeout_s)
     except subprocess.TimeoutExpired:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from kickflow.errors import TranscriptionUnavailable
 from kickflow.media.model import AudioStream, MediaInfo, Segment, TrackSpeech
@@ -66,6 +66,14 @@ def _listening(profile: Profile, media: MediaInfo, subtitles: bool) -> bool:
     return profile.speech.enabled
 
 
+class _Follower(NamedTuple):
+    """One track scored while it is written: its scores to come, its lead, its file open."""
+
+    scores: Future[array[float]]
+    lead_s: float
+    opened: threading.Event
+
+
 class SpeechStage:
     """A ``SpeechRun`` for the analysis: track position → its PCM file in, speech out."""
 
@@ -81,8 +89,7 @@ class SpeechStage:
         self._written = threading.Event()
         self._stop = threading.Event()
         self._followers: ThreadPoolExecutor | None = None
-        self._live: dict[int, tuple[Future[array[float]], float]] = {}
-        self._opened: list[threading.Event] = []
+        self._live: dict[int, _Follower] = {}
 
     def follow(self, files: Mapping[int, Path], leads: Mapping[int, float]) -> None:
         """Score each track's PCM while the run writes it. ``leads``: how much later than the
@@ -94,8 +101,7 @@ class SpeechStage:
         for position, pcm in files.items():
             opened = threading.Event()
             scores = self._followers.submit(self._scores, pcm, opened)
-            self._opened.append(opened)
-            self._live[position] = (scores, leads.get(position, 0.0))
+            self._live[position] = _Follower(scores, leads.get(position, 0.0), opened)
 
     def _scores(self, pcm: Path, opened: threading.Event) -> array[float]:
         # Imported here, on the follower's thread: numpy and the model (~70 ms) load while
@@ -116,8 +122,8 @@ class SpeechStage:
         if not complete:
             self._stop.set()
         self._written.set()
-        for opened in self._opened:
-            opened.wait()
+        for follower in self._live.values():
+            follower.opened.wait()
         if self._followers is not None:  # the scores are waited for where they are read
             self._followers.shutdown(wait=False, cancel_futures=not complete)
 
@@ -134,15 +140,16 @@ class SpeechStage:
         from kickflow.speech.vad import speech_segments  # numpy and the model: when listening
 
         spec = self._profile.speech
-        live, lead = self._live.get(position, (None, 0.0))
+        live = self._live.get(position)
         found = speech_segments(
-            pcm if live is None else live.result(),
+            pcm if live is None else live.scores.result(),
             threshold=spec.vad_threshold,
             min_speech_s=spec.min_speech_s,
             min_silence_s=spec.min_silence_s,
             pad_s=spec.pad_s,
         )
-        if live is not None and lead > 0:
+        if live is not None and live.lead_s > 0:
+            lead = live.lead_s
             found = tuple(
                 Segment(round(s.start_s + lead, 3), round(s.end_s + lead, 3)) for s in found
             )

@@ -25,6 +25,8 @@ WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 WINDOW_S = WINDOW / SPEECH_RATE
 BLOCK_WINDOWS = 1024  # windows read per block: 1 MB, 33 s of audio
 FOLLOW_POLL_S = 0.05  # how long a reader of a growing file waits before it looks again
+_ALREADY = threading.Event()  # a finished file: written long ago
+_ALREADY.set()
 HYSTERESIS = 0.15  # speech ends below threshold - HYSTERESIS (silero's reference gap)
 
 
@@ -61,6 +63,8 @@ def window_scores(
     ``opened`` is set once the file is open (or known never to have been written): from then
     on, replacing the file does not change what is read.
     """
+    written = written or _ALREADY
+    stop = stop or threading.Event()
     model = SileroVAD(SPEECH_RATE)
     window_bytes = WINDOW * 2
     pending = b""
@@ -70,8 +74,8 @@ def window_scores(
     if source is None:
         return
     with source:
-        while stop is None or not stop.is_set():
-            finished = written is None or written.is_set()  # before the read: nothing missed
+        while not stop.is_set():
+            finished = written.is_set()  # before the read: nothing written is missed
             chunk = source.read(BLOCK_WINDOWS * window_bytes)
             if chunk:
                 pending += chunk
@@ -82,22 +86,18 @@ def window_scores(
                 yield from _scores(model, pending)  # the last window, zero-padded
                 return
             else:
-                assert written is not None
                 written.wait(FOLLOW_POLL_S)
 
 
-def _opened(
-    pcm: Path, written: threading.Event | None, stop: threading.Event | None
-) -> BinaryIO | None:
+def _opened(pcm: Path, written: threading.Event, stop: threading.Event) -> BinaryIO | None:
     """``pcm`` open for reading, once FFmpeg has created it; None if it never does."""
     while True:
-        finished = written is None or written.is_set()
+        finished = written.is_set()
         try:
             return pcm.open("rb")
         except FileNotFoundError:
-            if finished or (stop is not None and stop.is_set()):
+            if finished or stop.is_set():
                 return None
-            assert written is not None
             written.wait(FOLLOW_POLL_S)
 
 
