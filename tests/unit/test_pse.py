@@ -204,7 +204,9 @@ def test_graph_gets_an_every_frame_branch_with_its_own_output(tmp_path: Path) ->
     graph = plan.args[plan.args.index("-filter_complex") + 1]
     pse_part = next(p for p in graph.split(";") if p.endswith("[o_pse]"))
     assert "fps=" not in pse_part and "select" not in pse_part  # every frame
-    assert pse_part.startswith(f"[0:{media.video[0].index}]scale=128:72")
+    # sampled on the lattice (no arithmetic), then averaged
+    assert pse_part.startswith(f"[0:{media.video[0].index}]scale=384:216:flags=neighbor,")
+    assert "scale=128:72:flags=area" in pse_part
     assert f"scale={COLS}:{ROWS}" in pse_part
     tail = plan.args[plan.args.index("[o_pse]") - 1 :]
     assert tail == [

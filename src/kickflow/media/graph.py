@@ -204,15 +204,30 @@ def _declared_layout(stream: AudioStream, opt: AnalysisOptions, position: int) -
     return f"channelmap=channel_layout={name},"
 
 
-def _fan_out(source: str, split: str, chains: list[tuple[Branch, str]], kind: str) -> list[str]:
+def _fan_out(
+    source: str, split: str, chains: list[tuple[Branch, str]], kind: str
+) -> tuple[list[str], str]:
+    """One use of a stream split into every branch, each printing to its own file; and the
+    graph's output pad.
+
+    A graph needs one output: the first branch's, mapped to the null output. The other
+    branches end in a null sink, so their frames are not converted and encoded for nothing
+    (with five branches a track, that was a twentieth of the decode's cost).
+    """
+    sink = "anullsink" if kind == "ametadata" else "nullsink"
+    output = f"[o_{chains[0][0].label}]"
+
+    def end(n: int) -> str:
+        return output if n == 0 else f",{sink}"
+
     if len(chains) == 1:
         branch, chain = chains[0]
-        return [f"{source}{chain},{_print(kind, branch)}[o_{branch.label}]"]
+        return [f"{source}{chain},{_print(kind, branch)}{output}"], output
     labels = [f"[s_{b.label}]" for b, _ in chains]
     parts = [f"{source}{split}={len(chains)}{''.join(labels)}"]
-    for (branch, chain), label in zip(chains, labels, strict=True):
-        parts.append(f"{label}{chain},{_print(kind, branch)}[o_{branch.label}]")
-    return parts
+    for n, ((branch, chain), label) in enumerate(zip(chains, labels, strict=True)):
+        parts.append(f"{label}{chain},{_print(kind, branch)}{end(n)}")
+    return parts, output
 
 
 def safe_input(source: Path, format_name: str, max_pixels: int | None = None) -> list[str]:
@@ -244,20 +259,26 @@ def build_plan(
     # One filter graph per audio track: FFmpeg (7+) runs each graph in its own thread, so the
     # tracks' meters run side by side; the input is still demuxed and decoded once.
     audio_graphs: list[str] = []
+    outputs: list[str] = []  # each graph's one output pad, mapped to the null output
     chains_a: list[tuple[Branch, str]] = []
     for position, stream in enumerate(tracks, 1):
         chains = _audio_chains(stream, options, work, position)
         pad = f"[0:{stream.index}]{_declared_layout(stream, options, position)}"
-        audio_graphs.append(";".join(_fan_out(pad, "asplit", chains, "ametadata")))
+        parts, output = _fan_out(pad, "asplit", chains, "ametadata")
+        audio_graphs.append(";".join(parts))
+        outputs.append(output)
         chains_a += chains
     groups = tuple(g for g in options.groups if _group_fits(g, tracks))
     for number, group in enumerate(groups, 1):
         branch, chain = _group_chain(group, tracks, work, number)
         audio_graphs.append(chain)
+        outputs.append(f"[o_{branch.label}]")
         chains_a.append((branch, chain))
     chains_v = _video_chains(video, options, work, filters) if video else []
     if video:
-        graph += _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
+        parts, output = _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
+        graph += parts
+        outputs.append(output)
     branches = tuple(b for b, _ in chains_a + chains_v)
     # PSE and shot changes look at every frame, not the sampled picture: other users of the
     # video stream (decoded once, the frames shared), on one tiny picture between them.
@@ -272,8 +293,8 @@ def build_plan(
     args = safe_input(source, media.format_name, max_pixels)
     for each in (";".join(graph), *audio_graphs):
         args += ["-filter_complex", each] if each else []
-    for b in branches:
-        args += ["-map", f"[o_{b.label}]"]
+    for output in outputs:
+        args += ["-map", output]
     args += ["-map", "[o_shots]"] if shots is not None else []
     args += ["-f", "null", "-"]
     if pse_file is not None:

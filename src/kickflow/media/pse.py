@@ -1,10 +1,14 @@
 """Flash / PSE screening (ITU-R BT.1702, Ofcom) of every frame, on a tiny linear-light picture.
 
 A screener, not a certified Harding test. The filter branch reduces each frame to a grid of
-cells (16x9 by default), averaged in *linear* light (the picture is first reduced to 128x72,
-expanded from its BT.1886 gamma of 2.4, then averaged down to the grid), and writes the cells as
-16-bit RGB raw frames (864 bytes a frame, ~78 MB per hour at 25 fps, in the run's work
-directory), so every frame can be looked at cheaply.
+cells (16x9 by default), averaged in *linear* light, and writes the cells as 16-bit RGB raw
+frames (864 bytes a frame, ~78 MB per hour at 25 fps, in the run's work directory), so every
+frame can be looked at cheaply. The reduction samples the picture on a regular 384x216 lattice
+(every 5th pixel each way of a 1080p frame: 576 samples a cell), averages the samples to 128x72
+in gamma space, expands that from its BT.1886 gamma of 2.4 and averages down to the grid.
+Sampling instead of averaging every pixel halves the branch's cost; a flash covers a large part
+of the screen, which the samples measure alike (only a pattern as fine as the lattice, the
+regular-pattern rule's domain, could slip between them).
 
 Per cell, a luminance series (cd/m², a display of ``peak_cd_m2``) is cut into transitions: a
 change of at least ``min_change_cd_m2`` between a running extreme and the current value, the
@@ -29,7 +33,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 GRID = (16, 9)
-PRE_SIZE = (128, 72)  # averaged in gamma space first, cheaply; then linear down to the grid
+LATTICE = (384, 216)  # the samples taken of every frame (point sampling: no arithmetic)
+PRE_SIZE = (128, 72)  # the samples averaged in gamma space first, cheaply; then linear to the grid
 GAMMA = 2.4  # BT.1886 with a zero black level
 SATURATED_RED = 0.8  # R / (R + G + B) in linear light (WCAG 2.x)
 RED_SCALE = 320.0  # WCAG's (R - G - B) * 320 puts the red measure on a cd/m²-like scale
@@ -73,16 +78,26 @@ class PseAnalysis:
     red_flash_times_s: tuple[float, ...] = ()  # start of each saturated-red flash (capped)
 
 
-def pse_chain(grid: tuple[int, int] = GRID) -> str:
-    """The filter chain (on its own use of the video stream) turning frames into cells."""
+def small_picture() -> str:
+    """Every frame reduced to :data:`PRE_SIZE` from its :data:`LATTICE` samples (shared with
+    the shot-change branch)."""
+    (lw, lh), (pw, ph) = LATTICE, PRE_SIZE
+    return f"scale={lw}:{lh}:flags=neighbor,scale={pw}:{ph}:flags=area"
+
+
+def cells_chain(grid: tuple[int, int] = GRID) -> str:
+    """After :func:`small_picture`: linear light, averaged down to the grid of cells."""
     expand = f"'pow(val/65535\\,{GAMMA})*65535'"
-    pw, ph = PRE_SIZE
     cols, rows = grid
     return (
-        f"scale={pw}:{ph}:flags=area,format=rgb48le,"
-        f"lutrgb=r={expand}:g={expand}:b={expand},"
+        f"format=rgb48le,lutrgb=r={expand}:g={expand}:b={expand},"
         f"scale={cols}:{rows}:flags=area,format=rgb48le"
     )
+
+
+def pse_chain(grid: tuple[int, int] = GRID) -> str:
+    """The filter chain (on its own use of the video stream) turning frames into cells."""
+    return f"{small_picture()},{cells_chain(grid)}"
 
 
 def output_args(label: str, file: Path) -> list[str]:

@@ -20,10 +20,9 @@ from pathlib import Path
 
 from kickflow.media.metadata import parse_metadata_print
 from kickflow.media.model import AudioStream, SubtitleStream
-from kickflow.media.pse import PRE_SIZE, pse_chain
+from kickflow.media.pse import cells_chain, small_picture
 from kickflow.speech import SPEECH_RATE
 
-SHOT_SIZE = PRE_SIZE  # 128x72: a cut changes most of the picture, which survives any downscale
 SHOT_THRESHOLD = 10.0  # scdet's default score (0-100) for a cut
 MAX_SUBTITLE_STREAMS = 16  # text streams written per file; the rest are listed, not read
 _SAFE = re.compile(r"^[A-Za-z0-9_./-]+$")
@@ -81,15 +80,11 @@ def shot_graph(video_index: int, file: Path, *, with_pse: bool) -> str:
     With PSE the graph ends in two pads, ``[o_pse]`` (raw cells) and ``[o_shots]``; without,
     only ``[o_shots]``.
     """
-    w, h = SHOT_SIZE
-    small = f"[0:{video_index}]scale={w}:{h}:flags=area"
+    small = f"[0:{video_index}]{small_picture()}"
     if not with_pse:
         return f"{small},{shots_chain(file)}[o_shots]"
-    rest = pse_chain().removeprefix(f"scale={w}:{h}:flags=area,")
-    if rest == pse_chain():  # the PSE chain no longer starts at this size: do not share
-        return f"{small},{shots_chain(file)}[o_shots];[0:{video_index}]{pse_chain()}[o_pse]"
     return (
-        f"{small},split=2[pse_small][shots_small];[pse_small]{rest}[o_pse];"
+        f"{small},split=2[pse_small][shots_small];[pse_small]{cells_chain()}[o_pse];"
         f"[shots_small]{shots_chain(file)}[o_shots]"
     )
 
