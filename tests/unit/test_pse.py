@@ -14,7 +14,15 @@ import pytest
 from kickflow.checks import run_check
 from kickflow.engine import options_for
 from kickflow.media.graph import AnalysisOptions, build_plan
-from kickflow.media.pse import GRID, FlashRun, PseAnalysis, PseOptions, analyse_pse
+from kickflow.media.pse import (
+    GRID,
+    FlashRun,
+    PseAnalysis,
+    PseFollower,
+    PseOptions,
+    analyse_pse,
+    read_pse,
+)
 from kickflow.profiles import load_profile
 from tests.unit.test_checks import clean
 
@@ -213,3 +221,36 @@ def test_graph_gets_an_every_frame_branch_with_its_own_output(tmp_path: Path) ->
         "-map", "[o_pse]", "-fps_mode", "passthrough", "-f", "rawvideo", f"file:{plan.pse_file}"
     ]  # fmt: skip
     assert plan.args.index("null") < plan.args.index("[o_pse]")
+
+
+def test_a_follower_screens_a_growing_file_as_a_reader_of_the_whole_file_does(
+    tmp_path: Path,
+) -> None:
+    """The run writes the cells while the follower screens them: a follower that catches up
+    with the writer (here in mid-frame) waits for more instead of ending, and its screening
+    is the finished file's."""
+    data = raw(flashing(4, WHITE, BLACK), 100).getvalue()
+    cells = tmp_path / "pse.rgb48"
+    follower = PseFollower(cells, FPS, PseOptions())
+    with cells.open("wb") as out:  # created after the follower started: it waits for it
+        out.write(data[: len(data) // 2 + 7])
+        out.flush()
+        out.write(data[len(data) // 2 + 7 :])
+    follower.written(complete=True)
+    followed = follower.result()
+    assert followed == read_pse(cells, FPS, PseOptions())
+    assert followed is not None and followed.frames_analysed == 100
+    assert followed.luminance_runs  # 4 flashes a second fail
+
+
+def test_a_follower_of_a_failed_run_or_an_unwritten_file_has_no_screening(
+    tmp_path: Path,
+) -> None:
+    never = PseFollower(tmp_path / "never.rgb48", FPS, PseOptions())
+    never.written(complete=True)
+    assert never.result() is None
+    cells = tmp_path / "pse.rgb48"
+    cells.write_bytes(raw(flashing(4, WHITE, BLACK), 10).getvalue())
+    failed = PseFollower(cells, FPS, PseOptions())
+    failed.written(complete=False)
+    assert failed.result() is None

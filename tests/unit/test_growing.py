@@ -1,0 +1,52 @@
+"""Reading a file while another writer still appends to it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from kickflow.media.growing import Growing, open_when_created
+
+
+def test_a_read_waits_for_the_bytes_the_writer_has_not_written_yet(tmp_path: Path) -> None:
+    file = tmp_path / "out.raw"
+    written, stop, asked = threading.Event(), threading.Event(), threading.Event()
+    got: list[bytes] = []
+
+    def reader() -> None:
+        source = open_when_created(file, written, stop)
+        assert source is not None
+        with source:
+            stream = Growing(source, written, stop)
+            asked.set()
+            got.append(stream.read(10))  # 4 bytes there, 6 still to come
+            got.append(stream.read(10))  # the end: what is left
+
+    file.write_bytes(b"abcd")
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert asked.wait(timeout=60)
+    with file.open("ab") as out:
+        out.write(b"efghij")
+        out.flush()
+        out.write(b"kl")
+    written.set()
+    thread.join(timeout=60)
+    assert got == [b"abcdefghij", b"kl"]
+
+
+def test_stop_ends_a_waiting_read_and_a_file_never_made_is_none(tmp_path: Path) -> None:
+    written, stop = threading.Event(), threading.Event()
+    file = tmp_path / "out.raw"
+    file.write_bytes(b"ab")
+    result: list[bytes] = []
+    with file.open("rb") as source:
+        thread = threading.Thread(
+            target=lambda: result.append(Growing(source, written, stop).read(5))
+        )
+        thread.start()
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive() and len(result) == 1 and len(result[0]) <= 2
+    written.set()
+    assert open_when_created(tmp_path / "never", written, threading.Event()) is None
