@@ -8,6 +8,10 @@ Prints wall time, CPU time and peak RSS of each, and the ratios b/a and c/b; the
 (b) on a short and a long file, to show memory stays flat with length.
 
     .venv/bin/python benchmarks/bench_check.py [--minutes 10] [--short-minutes 2] [--skip-naive]
+        [--runs 3]
+
+(a) and (b) run ``--runs`` times each, alternating, and the medians are compared: on a shared
+machine one run of either can be 15 % off.
 """
 
 from __future__ import annotations
@@ -116,13 +120,17 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--short-minutes", type=float, default=2.0)
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     ffmpeg = find_ffmpeg().path
     long_file = make_file(ffmpeg, args.minutes)
     short_file = make_file(ffmpeg, args.short_minutes)
-    decode = measure([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                      "-i", str(long_file), "-f", "null", "-"])  # fmt: skip
-    check = measure(kickflow_cmd(long_file))
+    decodes, checks = [], []
+    for _ in range(max(1, args.runs)):
+        decodes.append(measure([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+                                "-i", str(long_file), "-f", "null", "-"]))  # fmt: skip
+        checks.append(measure(kickflow_cmd(long_file)))
+    decode, check = median_run(decodes), median_run(checks)
     print(f"{'file: ' + long_file.name:<34} {'wall s':>9} {'cpu s':>9} {'peak MB':>10}")
     print(row("(a) decode only", decode))
     print(row("(b) kickflow check", check))
