@@ -8,7 +8,7 @@ from pathlib import Path
 from kickflow.media.growing import Growing, open_when_created
 
 
-def test_a_read_waits_for_the_bytes_the_writer_has_not_written_yet(tmp_path: Path) -> None:
+def test_a_read_waits_for_a_whole_unit_and_returns_what_is_written(tmp_path: Path) -> None:
     file = tmp_path / "out.raw"
     written, stop, asked = threading.Event(), threading.Event(), threading.Event()
     got: list[bytes] = []
@@ -17,22 +17,23 @@ def test_a_read_waits_for_the_bytes_the_writer_has_not_written_yet(tmp_path: Pat
         source = open_when_created(file, written, stop)
         assert source is not None
         with source:
-            stream = Growing(source, written, stop)
+            stream = Growing(source, written, stop, unit=4)
             asked.set()
-            got.append(stream.read(10))  # 4 bytes there, 6 still to come
-            got.append(stream.read(10))  # the end: what is left
+            got.append(stream.read(100))  # 3 bytes there: not a whole unit, it waits
+            got.append(stream.read(100))  # the end: what is left
+            got.append(stream.read(100))
 
-    file.write_bytes(b"abcd")
+    file.write_bytes(b"abc")
     thread = threading.Thread(target=reader)
     thread.start()
     assert asked.wait(timeout=60)
     with file.open("ab") as out:
-        out.write(b"efghij")
+        out.write(b"defgh")
         out.flush()
-        out.write(b"kl")
+        out.write(b"ij")
     written.set()
     thread.join(timeout=60)
-    assert got == [b"abcdefghij", b"kl"]
+    assert got == [b"abcdefgh", b"ij", b""]
 
 
 def test_stop_ends_a_waiting_read_and_a_file_never_made_is_none(tmp_path: Path) -> None:

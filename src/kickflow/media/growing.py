@@ -37,11 +37,12 @@ def open_when_created(
 
 
 class Growing:
-    """An open file that may still be growing, read like a finished one.
+    """An open file that may still be growing, read in whole units (a PCM window, a frame).
 
-    A read returns the bytes asked for, waiting for them while the writer goes on; fewer only
-    at the end (``written`` is set and nothing more came). ``stop`` ends every read at once
-    (the run failed: nobody wants the rest).
+    A read returns what has been written, up to the size asked for and cut to whole units,
+    waiting only while not one whole unit is there; at the end (``written`` is set and nothing
+    more came) it returns what is left, then nothing. ``stop`` ends every read at once (the run
+    failed: nobody wants the rest).
     """
 
     def __init__(
@@ -49,22 +50,25 @@ class Growing:
         source: BinaryIO,
         written: threading.Event = FINISHED,
         stop: threading.Event | None = None,
+        unit: int = 1,
     ) -> None:
         self._source = source
         self._written = written
         self._stop = stop or threading.Event()
+        self._unit = max(1, unit)
+        self._pending = b""
 
     def read(self, size: int) -> bytes:
-        parts: list[bytes] = []
-        missing = size
-        while missing > 0 and not self._stop.is_set():
+        size = max(size, self._unit)
+        while not self._stop.is_set():
             finished = self._written.is_set()  # before the read: nothing written is missed
-            chunk = self._source.read(missing)
-            if chunk:
-                parts.append(chunk)
-                missing -= len(chunk)
-            elif finished:
-                break
-            else:
+            chunk = self._source.read(size - len(self._pending))
+            self._pending += chunk
+            whole = len(self._pending) - len(self._pending) % self._unit
+            if whole or (finished and not chunk):
+                cut = whole or len(self._pending)
+                out, self._pending = self._pending[:cut], self._pending[cut:]
+                return out
+            if not chunk:
                 self._written.wait(POLL_S)
-        return b"".join(parts)
+        return b""

@@ -348,7 +348,8 @@ class PseFollower:
             if source is None:
                 return
             with source:
-                stream = Growing(source, self._written, self._stop)
+                unit = GRID[0] * GRID[1] * 6  # one frame of cells
+                stream = Growing(source, self._written, self._stop, unit=unit)
                 self._result = analyse_pse(stream, fps, options)
         except Exception as exc:  # handed to the caller of result()
             self._error = exc

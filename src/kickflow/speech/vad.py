@@ -68,9 +68,9 @@ def window_scores(
     if source is None:
         return
     with source:
-        stream = Growing(source, written or FINISHED, stop)
+        stream = Growing(source, written or FINISHED, stop, unit=WINDOW * 2)
         while block := stream.read(BLOCK_WINDOWS * WINDOW * 2):
-            yield from _scores(model, block)  # only the last block is short: zero-padded
+            yield from _scores(model, block)  # whole windows; the last one zero-padded
 
 
 def _scores(model: SileroVAD, data: bytes) -> Iterator[float]:
