@@ -216,9 +216,14 @@ def cell_measures(
     return lum, red
 
 
+def frame_bytes(cells: int) -> int:
+    """The size of one raw frame of ``cells`` cells (rgb48le: 6 bytes a cell)."""
+    return cells * 6
+
+
 def raw_frames(stream: Readable, cells: int, chunk_frames: int = 256) -> Iterator[array[int]]:
     """Each frame of an rgb48le raw stream as an array of 3 x ``cells`` 16-bit values."""
-    size = cells * 6
+    size = frame_bytes(cells)
     while block := stream.read(size * chunk_frames):
         values = array("H")
         values.frombytes(block[: len(block) - len(block) % size])
@@ -348,7 +353,7 @@ class PseFollower:
             if source is None:
                 return
             with source:
-                unit = GRID[0] * GRID[1] * 6  # one frame of cells
+                unit = frame_bytes(GRID[0] * GRID[1])
                 stream = Growing(source, self._written, self._stop, unit=unit)
                 self._result = analyse_pse(stream, fps, options)
         except Exception as exc:  # handed to the caller of result()
