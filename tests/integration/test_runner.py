@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,30 @@ def test_ffmpeg_error_carries_the_tail_of_its_log() -> None:
         )
     assert caught.value.returncode != 0
     assert "nosuchsource" in caught.value.stderr_tail
+
+
+def test_logged_lines_are_stamped_between_the_progress_blocks_around_them(tmp_path: Path) -> None:
+    # A stand-in binary writing FFmpeg's stderr as one stream: blocks and log lines in order.
+    def block(us: int, state: str = "continue") -> str:
+        return f"frame=1\\nspeed= 9.5x\\nout_time_us={us}\\nprogress={state}\\n"
+
+    script = tmp_path / "ffmpeg"
+    stderr = (
+        block(2_000_000)
+        + "[h264 @ 0x1] [error] error while decoding MB 1 2\\n"
+        + block(4_000_000)
+        + "[aac @ 0x2] [error] invalid band type\\n"
+        + block(6_000_000, "end")
+        + "[out#0 @ 0x3] [error] late line\\n"
+    )
+    script.write_text(f"#!/bin/sh\necho not-a-progress-line\nprintf '{stderr}' >&2\n")
+    script.chmod(0o755)
+    result = run_ffmpeg(str(script), [], limits=RunLimits(stall_seconds=30))
+    stamped = [(line.at_s, line.text.split("] ")[-1]) for line in result.log_lines]
+    assert stamped == [
+        (3.0, "error while decoding MB 1 2"),
+        (5.0, "invalid band type"),
+        (6.0, "late line"),
+    ]
+    assert result.processed_s == 6.0
+    assert "out_time" not in result.stderr_tail and "speed" not in result.stderr_tail

@@ -1,10 +1,13 @@
 """The one way FFmpeg is run: argv lists, own process group, progress, watchdog, limits.
 
-FFmpeg writes ``-progress pipe:1`` blocks on stdout; every block whose ``out_time`` moved is
-progress and is handed to ``on_progress`` (seconds of media processed). The watchdog kills the
-whole process group (SIGTERM, then SIGKILL after a grace period) when ``out_time`` has not moved
-for ``stall_seconds`` or the wall-clock limit passes. If ``on_progress`` raises, FFmpeg is killed
-the same way and the exception propagates: that is how the job system fences and cancels.
+FFmpeg writes ``-progress`` blocks into its log stream (stderr), so that each logged line
+falls between the two blocks around it as FFmpeg wrote them, however late this process reads
+(two pipes would be read in no reliable order on a busy machine). Every block whose
+``out_time`` moved is progress and is handed to ``on_progress`` (seconds of media processed).
+The watchdog kills the whole process group (SIGTERM, then SIGKILL after a grace period) when
+``out_time`` has not moved for ``stall_seconds`` or the wall-clock limit passes. If
+``on_progress`` raises, FFmpeg is killed the same way and the exception propagates: that is how
+the job system fences and cancels.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import re
 import resource
 import shlex
 import signal
@@ -31,8 +35,12 @@ ProgressCallback = Callable[[float], None]
 STDERR_TAIL_LINES = 40
 POLL_SECONDS = 0.25
 # Progress blocks come this often (wall clock): fine enough to stamp decode errors with the
-# media time they occurred at; the callback is throttled to CALLBACK_PERIOD_S.
-STATS_PERIOD_S = 0.1
+# media time they occurred at, even on a run many times faster than real time; the callback
+# is throttled to CALLBACK_PERIOD_S.
+STATS_PERIOD_S = 0.05
+# A line of a progress block (``speed= 12x`` and ``bitrate=  1.2kbits/s`` pad their values);
+# logged lines start with ``[`` (the level or the component).
+_PROGRESS_LINE = re.compile(r"(?:[a-z_]+|stream_\d+_\d+_q)=")
 CALLBACK_PERIOD_S = 0.5
 _MEMORY_MARKERS = ("Cannot allocate memory", "Out of memory", "std::bad_alloc")
 
@@ -100,10 +108,10 @@ def limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
     return apply
 
 
-def _pump(stream: IO[str], name: str, sink: queue.Queue[tuple[str, str | None]]) -> None:
+def _pump(stream: IO[str], sink: queue.Queue[str | None]) -> None:
     for line in stream:
-        sink.put((name, line.rstrip("\n")))
-    sink.put((name, None))
+        sink.put(line.rstrip("\n"))
+    sink.put(None)
 
 
 class _Watch:
@@ -120,9 +128,15 @@ class _Watch:
         self.tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.log_lines: list[StampedLine] = []
         self._unstamped: list[str] = []
-        self.open_streams = 2
 
-    def on_stdout(self, line: str, on_progress: ProgressCallback | None) -> None:
+    def on_line(self, line: str, on_progress: ProgressCallback | None) -> None:
+        if _PROGRESS_LINE.match(line):
+            self.on_progress_line(line, on_progress)
+        else:
+            self.tail.append(line)
+            self._unstamped.append(line)
+
+    def on_progress_line(self, line: str, on_progress: ProgressCallback | None) -> None:
         self.block.append(line)
         if not line.startswith("progress="):
             return
@@ -136,16 +150,11 @@ class _Watch:
                 self.last_callback = now
                 on_progress(seconds)
 
-    def on_stderr(self, line: str) -> None:
-        self.tail.append(line)
-        self._unstamped.append(line)
-
     def stamp_pending(self, reached: float) -> None:
-        """Lines logged since the last progress block: stamped halfway to the next one.
+        """Lines logged since the last progress block: stamped halfway to this one.
 
-        The line came somewhere between the two blocks; output lags the decoder (frame
-        threads, filter buffers) and on a busy machine blocks come late, so neither end alone
-        is a fair estimate.
+        FFmpeg logged the line somewhere between the two blocks; its output lags the decoder
+        (frame threads, filter buffers, interleaving), so neither end alone is a fair estimate.
         """
         at = (self.processed + reached) / 2
         self.log_lines.extend(StampedLine(at, line) for line in self._unstamped)
@@ -200,7 +209,7 @@ def ffmpeg_argv(binary: str, args: list[str]) -> list[str]:
         "-loglevel",
         "level+error",
         "-progress",
-        "pipe:1",
+        "pipe:2",
         "-stats_period",
         str(STATS_PERIOD_S),
         *args,
@@ -221,7 +230,7 @@ def run_ffmpeg(
     proc = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
@@ -235,33 +244,28 @@ def run_ffmpeg(
         kill_group(proc, limits.kill_grace_seconds)
         raise
     finally:
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stderr is not None:
+            proc.stderr.close()
     return _result(proc.wait(), watch)
 
 
 def _follow(
     proc: subprocess.Popen[str], watch: _Watch, on_progress: ProgressCallback | None
 ) -> None:
-    events: queue.Queue[tuple[str, str | None]] = queue.Queue()
-    assert proc.stdout is not None and proc.stderr is not None
-    for stream, name in ((proc.stdout, "out"), (proc.stderr, "err")):
-        threading.Thread(target=_pump, args=(stream, name, events), daemon=True).start()
-    while watch.open_streams:
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert proc.stderr is not None
+    threading.Thread(target=_pump, args=(proc.stderr, lines), daemon=True).start()
+    while True:
         problem = watch.overdue()
         if problem is not None:
             raise problem
         try:
-            name, line = events.get(timeout=POLL_SECONDS)
+            line = lines.get(timeout=POLL_SECONDS)
         except queue.Empty:
             continue
         if line is None:
-            watch.open_streams -= 1
-        elif name == "out":
-            watch.on_stdout(line, on_progress)
-        else:
-            watch.on_stderr(line)
+            return
+        watch.on_line(line, on_progress)
 
 
 def _result(returncode: int, watch: _Watch) -> RunResult:
