@@ -8,10 +8,12 @@ Prints wall time, CPU time and peak RSS of each, and the ratios b/a and c/b; the
 (b) on a short and a long file, to show memory stays flat with length.
 
     .venv/bin/python benchmarks/bench_check.py [--minutes 10] [--short-minutes 2] [--skip-naive]
-        [--runs 3]
+        [--runs 3] [--against DIR]
 
 (a) and (b) run ``--runs`` times each, alternating, and the medians are compared: on a shared
-machine one run of either can be 15 % off.
+machine one run of either can be 15 % off. ``--against DIR`` also runs the check of another
+checkout (``git worktree add DIR <commit>``) in the same rotation, to compare a change with
+what came before it on the same machine at the same time.
 """
 
 from __future__ import annotations
@@ -97,8 +99,12 @@ def make_file(ffmpeg: str, minutes: float) -> Path:
     return target
 
 
-def kickflow_cmd(path: Path) -> list[str]:
-    return [sys.executable, "-m", "kickflow", "check", str(path), "--json", os.devnull]
+def kickflow_cmd(path: Path, tree: Path | None = None) -> list[str]:
+    """``kickflow check`` of this checkout, or of the one at ``tree`` (its ``src`` first)."""
+    cmd = [sys.executable, "-m", "kickflow", "check", str(path), "--json", os.devnull]
+    if tree is None:
+        return cmd
+    return ["env", f"PYTHONPATH={tree.resolve() / 'src'}", *cmd]
 
 
 def naive(ffmpeg: str, path: Path) -> Run:
@@ -121,20 +127,28 @@ def main() -> None:
     parser.add_argument("--short-minutes", type=float, default=2.0)
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another checkout whose check runs too")
     args = parser.parse_args()
     ffmpeg = find_ffmpeg().path
     long_file = make_file(ffmpeg, args.minutes)
     short_file = make_file(ffmpeg, args.short_minutes)
-    decodes, checks = [], []
+    decodes, checks, earlier = [], [], []
     for _ in range(max(1, args.runs)):
         decodes.append(measure([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
                                 "-i", str(long_file), "-f", "null", "-"]))  # fmt: skip
         checks.append(measure(kickflow_cmd(long_file)))
+        if args.against is not None:
+            earlier.append(measure(kickflow_cmd(long_file, args.against)))
     decode, check = median_run(decodes), median_run(checks)
     print(f"{'file: ' + long_file.name:<34} {'wall s':>9} {'cpu s':>9} {'peak MB':>10}")
     print(row("(a) decode only", decode))
     print(row("(b) kickflow check", check))
     print(f"b/a wall {check.wall_s / decode.wall_s:.2f}   cpu {check.cpu_s / decode.cpu_s:.2f}")
+    if earlier:
+        before = median_run(earlier)
+        print(row(f"(b') check of {args.against.name}", before))
+        wall, cpu = before.wall_s / decode.wall_s, before.cpu_s / decode.cpu_s
+        print(f"b'/a wall {wall:.2f}   cpu {cpu:.2f}")
     if not args.skip_naive:
         slow = naive(ffmpeg, long_file)
         print(row("(c) one pass per analysis", slow))

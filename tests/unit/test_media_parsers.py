@@ -55,27 +55,20 @@ def test_loudness_uses_last_frame_and_converts_linear_peaks() -> None:
     assert loud.curve[1].momentary == -23.1
 
 
-STATS_WINDOWS = """frame:0    pts:0    pts_time:0
-lavfi.astats.1.Peak_level=-60.000000
-lavfi.astats.2.Peak_level=-inf
-frame:1    pts:4800    pts_time:0.1
-lavfi.astats.1.Peak_level=-62.5
-lavfi.astats.2.Peak_level=-40.004
-"""
 TRUE_PEAKS = """frame:0    pts:0    pts_time:0
 lavfi.astats.1.Peak_level=-58.06
 lavfi.astats.2.Peak_level=-39.000001
 """
 
 
-def test_peaks_in_db_come_from_the_astats_keys_of_both_branches() -> None:
-    # Sample peaks from the statistics windows, true peaks from the interpolated branch; both
-    # in dBFS as astats prints them (exact far below what 3-decimal linear peaks allow).
+def test_true_peaks_come_from_astats_and_sample_peaks_from_the_samples() -> None:
+    # True peaks from the interpolated branch in dBFS as astats prints them (exact far below
+    # what 3-decimal linear peaks allow); sample peaks as measured on the samples.
     loud = loudness_from(
         parse_metadata_print(EBUR128_SAMPLE),
         2,
         parse_metadata_print(TRUE_PEAKS),
-        samples=parse_metadata_print(STATS_WINDOWS),
+        sample_peaks=(-60.000001, -40.004),
     )
     assert loud.integrated_lufs == -23.02 and loud.range_lu == 3.5
     assert loud.true_peak_dbtp == -39.0
@@ -176,11 +169,20 @@ def test_plan_has_one_input_and_every_branch() -> None:
     assert plan.args[plan.args.index("-format_whitelist") + 1] == media.format_name
     assert plan.args.index("-format_whitelist") < plan.args.index("-i")
     assert {b.name for b in plan.branches} == {
-        "loudness", "peaks", "silence", "astats", "diff", "video", "idet",
+        "loudness", "peaks", "silence", "video", "idet",
     }  # fmt: skip
+    # The track's samples leave its graph (for their window levels), not mapped to null.
+    assert plan.level_pads == {1: "[o_levels1]"}
+    assert plan.args[plan.args.index("-map") + 1] == "[o_video]"
+    assert "[o_levels1]" not in plan.args
     # One graph for the picture and one per audio track (FFmpeg runs graphs in parallel).
     graphs = [plan.args[i + 1] for i, a in enumerate(plan.args) if a == "-filter_complex"]
-    assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=")
+    assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=4")
+    assert graphs[1].endswith("[s_o_levels1]aformat=sample_fmts=flt[o_levels1]")
+    assert (
+        graphs[1].count("anullsink") == 3
+        and "astats=metadata=1:reset=1:measure_perchannel=Peak" in graphs[1]
+    )
     graph = ";".join(graphs)
     # One loudness meter; true peaks after 4× interpolation, sample peaks from the statistics.
     assert "ebur128=metadata=1,ametadata=mode=print" in graph

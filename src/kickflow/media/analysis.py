@@ -22,6 +22,7 @@ from kickflow.errors import FfmpegFailed, FormatRefused
 from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
 from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan, speech_lead
+from kickflow.media.levels import Levels, LevelsReader, open_pipe, output_args
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
 from kickflow.media.model import (
     AudioStream,
@@ -93,8 +94,6 @@ KEYS_USED = {
     "peaks": ("lavfi.astats.",),
     "group": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA="),
     "silence": ("lavfi.silence_start", "lavfi.silence_end"),
-    "astats": ("lavfi.astats.", "lavfi.aphasemeter.phase"),
-    "diff": ("lavfi.astats.1.RMS_level",),
     "music": ("lavfi.aspectralstats.1.flatness", "lavfi.astats.1.RMS_level"),
     "video": ("lavfi.black_", "lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end",
               "lavfi.signalstats.BRNG", "lavfi.signalstats.YMIN", "lavfi.signalstats.YMAX",
@@ -155,18 +154,22 @@ def measure(
     speech: SpeechRun | None = None,
     steps: Steps | None = None,
     pse_follower: PseFollower | None = None,
+    levels: Mapping[int, Levels] | None = None,
 ) -> Measurements:
     """Turn the branch files of a finished run into measurements (and listen to its speech).
 
     ``pse_follower`` has screened the PSE cells while the run wrote them (None: no PSE
-    branch)."""
+    branch); ``levels`` are each track's window levels, measured as the run wrote them."""
     steps = steps or Steps(None, 0)
+    levels = levels or {}
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
     # Track 1's files are read once: their last frames also give the programme's end.
     first = _track_frames(plan, 1) if plan.audio_tracks else {}
-    end_s = _end_of(media, first.get("loudness", []), first.get("astats", []), vstats)
+    end_s = _end_of(media, first.get("loudness", []), vstats)
+    if 1 in levels:
+        end_s = max(end_s, levels[1].last_s())
     steps.step()
-    tracks = _tracks(plan, options, first, end_s, steps)
+    tracks = _tracks(plan, options, first, levels, end_s, steps)
     loudness, audio = (tracks[0].loudness, tracks[0].audio) if tracks else (None, None)
     video = _video(plan, options, vstats, idet, end_s)
     if plan.video is not None:
@@ -195,6 +198,7 @@ def _tracks(
     plan: Plan,
     options: AnalysisOptions,
     first: dict[str, list[MetaFrame]],
+    levels: Mapping[int, Levels],
     end_s: float,
     steps: Steps,
 ) -> tuple[AudioTrack, ...]:
@@ -202,7 +206,8 @@ def _tracks(
     tracks = []
     for position, stream in enumerate(plan.audio_tracks, 1):
         frames = first if position == 1 else _track_frames(plan, position)
-        tracks.append(_track(position, stream, frames, options, end_s))
+        track_levels = levels.get(position) or _no_levels(stream, options)
+        tracks.append(_track(position, stream, frames, track_levels, options, end_s))
         steps.step()
     return tuple(tracks)
 
@@ -304,7 +309,7 @@ def _groups(plan: Plan, tracks: tuple[AudioTrack, ...]) -> tuple[GroupLoudness, 
 
 def _track_frames(plan: Plan, position: int) -> dict[str, list[MetaFrame]]:
     """The parsed files of one audio track's branches, by branch name."""
-    names = ("loudness", "peaks", "silence", "astats", "diff", "music")
+    names = ("loudness", "peaks", "silence", "music")
     return {n: _read(plan, n, position) for n in names}
 
 
@@ -312,6 +317,7 @@ def _track(
     position: int,
     stream: AudioStream,
     frames: dict[str, list[MetaFrame]],
+    levels: Levels,
     options: AnalysisOptions,
     end_s: float,
 ) -> AudioTrack:
@@ -319,17 +325,25 @@ def _track(
     audio = analyse_audio(
         stream,
         silence=frames["silence"],
-        stats=frames["astats"],
-        diff=frames["diff"],
+        levels=levels,
         music=frames["music"],
         end_s=end_s,
         window_s=options.window_s,
         clip_peak_dbfs=options.clip_peak_dbfs,
     )
     loudness = loudness_from(
-        frames["loudness"], stream.channels, frames["peaks"], samples=frames["astats"]
+        frames["loudness"], stream.channels, frames["peaks"], levels.channel_peaks_db()
     )
     return AudioTrack(position, stream, loudness, audio)
+
+
+def _no_levels(stream: AudioStream, options: AnalysisOptions) -> Levels:
+    """A track whose samples never came (nothing decoded): no windows."""
+    import numpy as np
+
+    empty = np.zeros((0, max(1, stream.channels)))
+    stereo = np.zeros(0) if stream.channels == 2 else None
+    return Levels(0.0, options.window_s, empty, empty, (0.0,) * stream.channels, stereo, stereo)
 
 
 def _ignore(_fraction: float) -> None:
@@ -343,8 +357,11 @@ def _analysis_run(
     path: Path,
     limits: RunLimits,
     on_fraction: FractionCallback | None,
+    pipes: Mapping[int, int],
 ) -> RunResult:
-    """The one decode, its progress filling the fraction from PROBE_SHARE to FFMPEG_SHARE."""
+    """The one decode, its progress filling the fraction from PROBE_SHARE to FFMPEG_SHARE.
+
+    ``pipes``: track position → the write end its samples go to (handed to FFmpeg)."""
     duration = media.duration_s
 
     def seconds_done(seconds: float) -> None:
@@ -352,10 +369,14 @@ def _analysis_run(
             done = min(1.0, seconds / duration) if duration else 0.0
             on_fraction(PROBE_SHARE + (FFMPEG_SHARE - PROBE_SHARE) * done)
 
+    args = list(plan.args)
+    for position, fd in pipes.items():
+        args += output_args(plan.level_pads[position], fd)
     try:
         return run_ffmpeg(
-            binary, plan.args, limits=limits, duration_s=duration, on_progress=seconds_done
-        )
+            binary, args, limits=limits, duration_s=duration, on_progress=seconds_done,
+            pass_fds=tuple(pipes.values()),
+        )  # fmt: skip
     except FfmpegFailed as exc:
         if refused_at_open(exc.stderr_tail):
             raise FormatRefused(
@@ -432,17 +453,21 @@ def analyse(
             leads = {p: speech_lead(media, p) for p in plan.speech_files}
             following.follow(plan.speech_files, leads)
         pse = _pse_follower(plan, options)
+        readers, pipes = _level_readers(media, plan, options)
         started = time.monotonic()
         complete = False
         try:
-            result = _analysis_run(binary, plan, media, path, limits, on_fraction)
+            result = _analysis_run(binary, plan, media, path, limits, on_fraction, pipes)
             complete = True
         finally:
             if following is not None:
                 following.written(complete=complete)
             if pse is not None:
                 pse.written(complete=complete)
+            for reader in readers.values():
+                reader.wait()  # FFmpeg has ended: its pipes are closed
         elapsed = time.monotonic() - started
+        levels = {position: reader.result() for position, reader in readers.items()}
         steps = Steps(on_fraction, steps_of(plan))
         written = _subtitle_run(binary, plan, media, limits, steps)
         return measure(
@@ -454,6 +479,25 @@ def analyse(
             speech=speech,
             steps=steps,
             pse_follower=pse,
+            levels=levels,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _level_readers(
+    media: MediaInfo, plan: Plan, options: AnalysisOptions
+) -> tuple[dict[int, LevelsReader], dict[int, int]]:
+    """A reader per analysed track, measuring its samples from a pipe as the run writes them;
+    and the pipes' write ends, for FFmpeg."""
+    readers, pipes = {}, {}
+    for position, stream in enumerate(plan.audio_tracks, 1):
+        read_end, pipes[position] = open_pipe()
+        readers[position] = LevelsReader(
+            read_end,
+            stream.channels,
+            stream.sample_rate,
+            options.window_s,
+            speech_lead(media, position),
+        )
+    return readers, pipes

@@ -1,10 +1,12 @@
-"""Audio measurements from the metadata of the loudness, silence and statistics branches."""
+"""Audio measurements from the loudness, true-peak and silence branches' metadata and from
+the window levels measured on the track's samples (media/levels.py)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
+from kickflow.media.levels import Levels
 from kickflow.media.metadata import (
     MetaFrame,
     detector_segments,
@@ -32,8 +34,8 @@ TRUE_PEAK_RATE = 192000
 # 0.23 dB low. Fewer taps, less arithmetic: 2.4% less CPU on a three-track check
 # (benchmarks/bench_audio_cost.py measures the audio branches).
 TRUE_PEAK_FILTER = "filter_size=12"
-# The peak meter FFmpeg runs on both: astats prints peaks in dBFS with six decimals, so they stay
-# exact at any level (ebur128 prints linear peaks with three: −60 dBFS reads 0.001).
+# The peak meter on the interpolated signal: astats prints peaks in dBFS with six decimals, so
+# they stay exact at any level (ebur128 prints linear peaks with three: −60 dBFS reads 0.001).
 PEAK_METER = "astats=metadata=1:reset=1:measure_perchannel=Peak_level:measure_overall=none"
 
 
@@ -45,14 +47,14 @@ def loudness_from(
     frames: Sequence[MetaFrame],
     channels: int,
     peaks: Sequence[MetaFrame] | None = None,
-    samples: Sequence[MetaFrame] | None = None,
+    sample_peaks: tuple[float, ...] | None = None,
 ) -> Loudness:
     """Integrated loudness and LRA from the last frame; peaks are the maxima over frames.
 
     ``peaks`` is the true-peak branch (astats' ``lavfi.astats.N.Peak_level``, dBFS, after 4×
-    interpolation) and ``samples`` the statistics branch, whose windows carry the same key for
-    the signal as it is. Without them the peaks come from ``frames`` (a meter run with
-    ``peak=true+sample``, whose linear peaks lose precision on quiet material).
+    interpolation) and ``sample_peaks`` each channel's, in dBFS, measured on the samples
+    (:meth:`Levels.channel_peaks_db`). Without them the peaks come from ``frames`` (a meter run
+    with ``peak=true+sample``, whose linear peaks lose precision on quiet material).
     """
     if not frames:
         return Loudness(None, None, None, None)
@@ -72,7 +74,11 @@ def loudness_from(
     true, channel_true = _peaks(peaks, channels, "true") if peaks else (None, ())
     if not peaks:
         true, channel_true = _peaks(frames, channels, "true")
-    sample, channel_sample = _peaks(samples or frames, channels, "sample")
+    if sample_peaks is not None:
+        channel_sample = tuple(_round(_finite(p)) for p in sample_peaks)
+        sample = max((p for p in channel_sample if p is not None), default=None)
+    else:
+        sample, channel_sample = _peaks(frames, channels, "sample")
     return Loudness(
         integrated_lufs=_round(integrated),
         range_lu=_round(last.number("lavfi.r128.LRA")),
@@ -129,19 +135,19 @@ def analyse_audio(
     stream: AudioStream,
     *,
     silence: Sequence[MetaFrame],
-    stats: Sequence[MetaFrame],
-    diff: Sequence[MetaFrame],
+    levels: Levels,
     end_s: float,
     music: Sequence[MetaFrame] = (),
     window_s: float,
     clip_peak_dbfs: float = CLIP_PEAK_DBFS,
 ) -> AudioAnalysis:
-    """Silence, clipping, DC offset, stereo phase and music-bed statistics from the branches."""
+    """Silence, clipping, DC offset, stereo phase and music-bed statistics of a track."""
     channels = stream.channels
     mix, per_channel = silence_from(silence, channels, end_s)
-    peaks = [_window_peak(f, channels) for f in stats]
-    clipped = [f.t for f, p in zip(stats, peaks, strict=True) if p >= clip_peak_dbfs]
-    active = [f for f, p in zip(stats, peaks, strict=True) if p > ACTIVE_RMS_DBFS]
+    times, peaks = levels.times(), levels.window_peak_db()
+    clipped = [t for t, p in zip(times, peaks, strict=True) if p >= clip_peak_dbfs]
+    active = [p > ACTIVE_RMS_DBFS for p in peaks]
+    phases = levels.phases() if channels == 2 else None
     return AudioAnalysis(
         stream_index=stream.index,
         channels=channels,
@@ -149,54 +155,43 @@ def analyse_audio(
         channel_silence=tuple(per_channel),
         clipping=tuple(merge_times(clipped, window_s, max_gap=0.5)),
         clipped_windows=len(clipped),
-        windows=len(stats),
-        dc_offset=tuple(_mean_dc(stats, c) for c in range(1, channels + 1)),
-        phase_mean=_phase_mean(active) if channels == 2 else None,
-        out_of_phase=tuple(_out_of_phase(active, window_s)) if channels == 2 else (),
-        mono_as_stereo=channels == 2 and _identical_channels(stats, diff),
+        windows=levels.windows,
+        dc_offset=levels.dc,
+        phase_mean=_phase_mean(phases, active) if phases is not None else None,
+        out_of_phase=tuple(_out_of_phase(times, phases, active, window_s)) if phases else (),
+        mono_as_stereo=channels == 2 and _identical_channels(levels),
         analysed_duration_s=end_s,
         bed_blocks=bed_blocks(music),
     )
 
 
-def _window_peak(frame: MetaFrame, channels: int) -> float:
-    levels = [frame.number(f"lavfi.astats.{c}.Peak_level") for c in range(1, channels + 1)]
-    return max((v for v in levels if v is not None), default=-math.inf)
-
-
-def _mean_dc(stats: Sequence[MetaFrame], channel: int) -> float:
-    values = [v for f in stats if (v := f.number(f"lavfi.astats.{channel}.DC_offset")) is not None]
-    return round(sum(values) / len(values), 6) if values else 0.0
-
-
-def _phase_mean(active: Sequence[MetaFrame]) -> float | None:
-    values = [v for f in active if (v := f.number("lavfi.aphasemeter.phase")) is not None]
+def _phase_mean(phases: list[float], active: list[bool]) -> float | None:
+    values = [v for v, on in zip(phases, active, strict=True) if on]
     return round(sum(values) / len(values), 3) if values else None
 
 
-def _out_of_phase(active: Sequence[MetaFrame], window_s: float) -> list[Segment]:
-    times = [
-        f.t
-        for f in active
-        if (v := f.number("lavfi.aphasemeter.phase")) is not None and v < OUT_OF_PHASE_BELOW
+def _out_of_phase(
+    times: list[float], phases: list[float], active: list[bool], window_s: float
+) -> list[Segment]:
+    out = [
+        t
+        for t, v, on in zip(times, phases, active, strict=True)
+        if on and v < OUT_OF_PHASE_BELOW
     ]
-    runs = merge_times(times, window_s, max_gap=window_s * 1.5)
+    runs = merge_times(out, window_s, max_gap=window_s * 1.5)
     return [s for s in runs if s.duration_s >= OUT_OF_PHASE_MIN_S]
 
 
-def _identical_channels(stats: Sequence[MetaFrame], diff: Sequence[MetaFrame]) -> bool:
+def _identical_channels(levels: Levels) -> bool:
     """L and R carry the same signal: L−R sits far below the channels in active windows."""
-    diff_by_t = {round(f.t, 3): f.number("lavfi.astats.1.RMS_level") for f in diff}
+    diffs = levels.diff_rms_db()
+    if diffs is None:
+        return False
     active = same = 0
-    for frame in stats:
-        level = max(
-            (v for c in (1, 2) if (v := frame.number(f"lavfi.astats.{c}.RMS_level")) is not None),
-            default=-math.inf,
-        )
+    for level, d in zip(levels.window_rms_db(), diffs, strict=True):
         if level <= ACTIVE_RMS_DBFS:
             continue
         active += 1
-        d = diff_by_t.get(round(frame.t, 3))
-        if d is not None and d <= level - MONO_DIFF_BELOW_DB:
+        if d <= level - MONO_DIFF_BELOW_DB:
             same += 1
     return active > 0 and same / active >= MONO_SHARE

@@ -4,9 +4,10 @@ Each branch ends in ``metadata=print``/``ametadata=print`` writing to its own fi
 results are FFmpeg's own per-frame metadata (structured ``key=value``), parsed afterwards.
 Per-pixel statistics run on a decimated, downscaled picture unless the profile asks for
 frame-accurate analysis; interlace detection looks at short runs of full-resolution frames,
-because idet compares neighbouring frames. PSE cells and the listened tracks' speech PCM are
-raw outputs of the same run (media/pse.py, media/timed_outputs.py); text subtitle streams are
-written by a second, demux-only run (:func:`subtitle_run_args`).
+because idet compares neighbouring frames. PSE cells, each track's samples (on a pipe, for its
+window levels) and the listened tracks' speech PCM are raw outputs of the same run
+(media/pse.py, media/levels.py, media/timed_outputs.py); text subtitle streams are written by
+a second, demux-only run (:func:`subtitle_run_args`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kickflow.media.audio import PEAK_METER, TRUE_PEAK_FILTER, TRUE_PEAK_RATE
+from kickflow.media.levels import FORMAT_CHAIN as LEVELS_CHAIN
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
 from kickflow.media.music import chain as music_chain
 from kickflow.media.pse import PseOptions, output_args, pse_chain
@@ -73,7 +75,7 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class Branch:
-    name: str  # "loudness", "silence", "astats", "diff", "video", "idet"
+    name: str  # "loudness", "peaks", "silence", "music", "group", "video", "idet"
     file: Path
     track: int = 0  # 1-based audio track position for audio branches; 0 for video
 
@@ -98,6 +100,8 @@ class Plan:
     speech_files: dict[int, Path] = field(default_factory=dict)  # track position → its PCM
     subtitle_files: tuple[SubtitleOutput, ...] = ()  # text streams, written by ``subtitle_args``
     subtitle_args: list[str] = field(default_factory=list)  # the demux-only run writing them
+    # Track position → the pad its samples leave by (to a pipe: levels.output_args).
+    level_pads: dict[int, str] = field(default_factory=dict)
 
 
 def _even(value: float) -> int:
@@ -119,18 +123,15 @@ def _print(kind: str, branch: Branch) -> str:
 def _audio_chains(
     a: AudioStream, opt: AnalysisOptions, work: Path, track: int = 1
 ) -> list[tuple[Branch, str]]:
-    """Loudness, peaks, silence, statistics, music-bed and (stereo) L−R branches of a track."""
+    """Loudness, true-peak, silence and music-bed branches of a track (its window levels are
+    measured on its samples, which leave the graph: media/levels.py)."""
 
     def branch(name: str) -> Branch:
         suffix = "" if track == 1 else f"_t{track}"
         return Branch(name, work / f"{name}{suffix}.txt", track)
 
-    n = max(1, round(a.sample_rate * opt.window_s))
     th, d = f"{opt.silence_threshold_db}dB", opt.silence_min_s
-    stats = "DC_offset+Peak_level+RMS_level"
-    window = f"asetnsamples=n={n}:p=0"
     chains = [
-        # Sample peaks come from the statistics branch's windows (in dB, see audio.PEAK_METER).
         (branch("loudness"), "ebur128=metadata=1"),
         # True peaks: ebur128's own 192 kHz interpolation, without a second loudness meter;
         # in floating point (left to negotiation, 24-bit sources came out as s16), 1-s windows
@@ -148,22 +149,6 @@ def _audio_chains(
     if track in opt.music_tracks:
         # Music & effects presence: a 16 kHz mono downmix in 25 ms windows (media/music.py).
         chains.append((branch("music"), music_chain(a.channels)))
-    phase = "aphasemeter=video=0," if a.channels == 2 else ""
-    chains.append(
-        (
-            branch("astats"),
-            f"{window},{phase}astats=metadata=1:reset=1:measure_perchannel={stats}"
-            ":measure_overall=none",
-        )
-    )
-    if a.channels == 2:
-        chains.append(
-            (
-                branch("diff"),
-                f"pan=mono|c0=c0-c1,{window},astats=metadata=1:reset=1"
-                ":measure_perchannel=RMS_level:measure_overall=none",
-            )
-        )
     return chains
 
 
@@ -205,28 +190,35 @@ def _declared_layout(stream: AudioStream, opt: AnalysisOptions, position: int) -
 
 
 def _fan_out(
-    source: str, split: str, chains: list[tuple[Branch, str]], kind: str
+    source: str,
+    split: str,
+    chains: list[tuple[Branch, str]],
+    kind: str,
+    raw: tuple[str, str] | None = None,
 ) -> tuple[list[str], str]:
     """One use of a stream split into every branch, each printing to its own file; and the
     graph's output pad.
 
-    A graph needs one output: the first branch's, mapped to the null output. The other
-    branches end in a null sink, so their frames are not converted and encoded for nothing
-    (with five branches a track, that was a twentieth of the decode's cost).
+    A graph needs one output. With ``raw`` (a chain and its output pad) the stream itself
+    leaves the graph that way (a track's samples for its levels); otherwise the first branch's
+    output is mapped to the null output. Every other branch ends in a null sink, so its
+    frames are not converted and encoded for nothing (with five branches a track, that was a
+    twentieth of the decode's cost).
     """
     sink = "anullsink" if kind == "ametadata" else "nullsink"
-    output = f"[o_{chains[0][0].label}]"
-
-    def end(n: int) -> str:
-        return output if n == 0 else f",{sink}"
-
-    if len(chains) == 1:
-        branch, chain = chains[0]
-        return [f"{source}{chain},{_print(kind, branch)}{output}"], output
-    labels = [f"[s_{b.label}]" for b, _ in chains]
-    parts = [f"{source}{split}={len(chains)}{''.join(labels)}"]
-    for n, ((branch, chain), label) in enumerate(zip(chains, labels, strict=True)):
-        parts.append(f"{label}{chain},{_print(kind, branch)}{end(n)}")
+    ends = [f"{chain},{_print(kind, branch)}" for branch, chain in chains]
+    labels = [f"[s_{branch.label}]" for branch, _ in chains]
+    if raw is not None:
+        output = raw[1]
+        ends = [f"{end},{sink}" for end in ends] + [f"{raw[0]}{output}"]
+        labels.append(f"[s_{output[1:-1]}]")
+    else:
+        output = f"[o_{chains[0][0].label}]"
+        ends = [f"{ends[0]}{output}"] + [f"{end},{sink}" for end in ends[1:]]
+    if len(ends) == 1:
+        return [f"{source}{ends[0]}"], output
+    parts = [f"{source}{split}={len(ends)}{''.join(labels)}"]
+    parts += [f"{label}{end}" for label, end in zip(labels, ends, strict=True)]
     return parts, output
 
 
@@ -259,14 +251,15 @@ def build_plan(
     # One filter graph per audio track: FFmpeg (7+) runs each graph in its own thread, so the
     # tracks' meters run side by side; the input is still demuxed and decoded once.
     audio_graphs: list[str] = []
-    outputs: list[str] = []  # each graph's one output pad, mapped to the null output
+    outputs: list[str] = []  # each graph's one output pad, mapped to the null output…
+    level_pads: dict[int, str] = {}  # …but the tracks': their samples, for media/levels.py
     chains_a: list[tuple[Branch, str]] = []
     for position, stream in enumerate(tracks, 1):
         chains = _audio_chains(stream, options, work, position)
         pad = f"[0:{stream.index}]{_declared_layout(stream, options, position)}"
-        parts, output = _fan_out(pad, "asplit", chains, "ametadata")
+        raw = (LEVELS_CHAIN, f"[o_levels{position}]")
+        parts, level_pads[position] = _fan_out(pad, "asplit", chains, "ametadata", raw)
         audio_graphs.append(";".join(parts))
-        outputs.append(output)
         chains_a += chains
     groups = tuple(g for g in options.groups if _group_fits(g, tracks))
     for number, group in enumerate(groups, 1):
@@ -296,7 +289,7 @@ def build_plan(
     for output in outputs:
         args += ["-map", output]
     args += ["-map", "[o_shots]"] if shots is not None else []
-    args += ["-f", "null", "-"]
+    args += ["-f", "null", "-"] if outputs or shots is not None else []
     if pse_file is not None:
         args += output_args("[o_pse]", pse_file)
     for position, file in speech.items():
@@ -309,7 +302,7 @@ def build_plan(
     return Plan(
         args, branches, first, video, size, tuple(tracks), skipped, pse_file=pse_file,
         groups=groups, shots_file=shots, speech_files=speech, subtitle_files=subtitles,
-        subtitle_args=subtitle_args,
+        subtitle_args=subtitle_args, level_pads=level_pads,
     )  # fmt: skip
 
 

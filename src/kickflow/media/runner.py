@@ -23,7 +23,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -223,20 +223,31 @@ def run_ffmpeg(
     limits: RunLimits,
     duration_s: float | None = None,
     on_progress: ProgressCallback | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> RunResult:
-    """Run FFmpeg to the end under the watchdog; raise a typed error when it fails."""
+    """Run FFmpeg to the end under the watchdog; raise a typed error when it fails.
+
+    ``pass_fds`` (write ends of pipes FFmpeg writes raw outputs to, as ``pipe:N``) are handed
+    over: closed here once the child has them, so that their readers see the end of the data
+    when FFmpeg exits, however it exits.
+    """
     argv = ffmpeg_argv(binary, args)
     log.debug("running %s", shlex.join(argv))
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-        preexec_fn=limit_memory(limits.max_memory_mb),  # noqa: PLW1509 - only setrlimit
-    )
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+            pass_fds=tuple(pass_fds),
+            preexec_fn=limit_memory(limits.max_memory_mb),  # noqa: PLW1509 - only setrlimit
+        )
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
     watch = _Watch(limits, duration_s)
     try:
         _follow(proc, watch, on_progress)
