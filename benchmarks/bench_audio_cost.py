@@ -1,16 +1,18 @@
-"""Benchmark: the audio branches' cost, before and after the peak-meter rework, side by side.
+"""Benchmark: the audio branches' cost, window levels and silences in FFmpeg or in numpy.
 
 For clips with 1, 3 and 8 audio tracks (bench_tracks.py's cached 20-s 1080p25 files), runs the
-one-pass analysis graph three ways, alternating, and the decode floor (``ffmpeg -i F -map 0
+one-pass analysis graph two ways, alternating, and the decode floor (``ffmpeg -i F -map 0
 -f null -``, same binary); prints the median wall and CPU time and the ratio to the floor:
 
-  before    per track: a loudness meter, a second ebur128 (``peak=true+sample``) fed +100 dB for
-            exact peaks, two silencedetects, astats with five measures, L−R;
-  after     one loudness meter whose 100 ms frames also get their sample peaks (astats, dB), the
-            true peaks from a 192 kHz interpolation + astats peaks (no second loudness meter),
-            astats with the three measures that are read, plus the music-bed branch;
-  no music  ``after`` without the music-bed branch (its own cost; it runs only on the tracks
-            whose layout role needs a bed, so a profile without M&E tracks costs this).
+  ffmpeg    as until the window levels moved out of FFmpeg: per track, ``astats`` (DC, peak,
+            RMS) with ``aphasemeter`` on 100 ms windows, an L−R ``astats`` branch and two
+            ``silencedetect`` (mix, each channel); the track's samples pad goes to a null
+            output (as the first branch's frames did);
+  numpy     as now: the samples go to a pipe, read and measured by media/levels.py's reader
+            in this process (its CPU time is counted with FFmpeg's).
+
+Both run the loudness, true-peak and music-bed branches (every track judged for its
+music bed: the worst case).
 
     .venv/bin/python benchmarks/bench_audio_cost.py [--tracks 1 3 8] [--runs 3] [--audio-only]
 
@@ -20,60 +22,95 @@ On a loaded machine compare the CPU columns: wall time then says more about the 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import resource
 import subprocess
 import tempfile
-from collections.abc import Callable
+import time
 from pathlib import Path
 from unittest import mock
 
-from bench_check import Run, measure
+from bench_check import Run, measure, median_run
 from bench_tracks import clip
 
 from kickflow.media import graph
 from kickflow.media.binaries import available_filters, find_ffmpeg
-from kickflow.media.model import AudioStream
+from kickflow.media.levels import LevelsReader, open_pipe, output_args
+from kickflow.media.model import AudioStream, MediaInfo
 from kickflow.media.probing import ProbeLimits, probe
 
 CURRENT = graph._audio_chains
-Chains = Callable[..., list[tuple[graph.Branch, str]]]
+QUIET = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
 
 
-def _before(
+def _in_ffmpeg(
     a: AudioStream, opt: graph.AnalysisOptions, work: Path, track: int = 1
 ) -> list[tuple[graph.Branch, str]]:
-    """The audio branches as they were before (same branch files, same window)."""
-    chains = {b.name: (b, c) for b, c in CURRENT(a, opt, work, track)}
+    """Today's branches plus the statistics, L−R and silence branches FFmpeg used to run."""
     n = max(1, round(a.sample_rate * opt.window_s))
-    stats = "DC_offset+Peak_level+RMS_level+Flat_factor+Peak_count"
+    window = f"asetnsamples=n={n}:p=0"
     phase = "aphasemeter=video=0," if a.channels == 2 else ""
-    old = {
-        "loudness": "ebur128=metadata=1",
-        "peaks": "volume=100dB:precision=double,ebur128=metadata=1:peak=true+sample",
-        "astats": f"asetnsamples=n={n}:p=0,{phase}astats=metadata=1:reset=1"
-        f":measure_perchannel={stats}:measure_overall=none",
-    }
-    return [(b, old.get(name, c)) for name, (b, c) in chains.items() if name != "music"]
+    chains = CURRENT(a, opt, work, track)
+    th, d = f"{opt.silence_threshold_db}dB", opt.silence_min_s
+    chains.append((
+        graph.Branch("silence", work / f"silence_{track}.txt", track),
+        f"silencedetect=n={th}:d={d},silencedetect=n={th}:d={d}:mono=1",
+    ))  # fmt: skip
+    chains.append((
+        graph.Branch("astats", work / f"astats_{track}.txt", track),
+        f"{window},{phase}astats=metadata=1:reset=1:measure_perchannel=DC_offset+Peak_level"
+        "+RMS_level:measure_overall=none",
+    ))  # fmt: skip
+    if a.channels == 2:
+        chains.append((
+            graph.Branch("diff", work / f"diff_{track}.txt", track),
+            f"pan=mono|c0=c0-c1,{window},astats=metadata=1:reset=1"
+            ":measure_perchannel=RMS_level:measure_overall=none",
+        ))  # fmt: skip
+    return chains
 
 
-def _no_music(*args: object, **kwargs: object) -> list[tuple[graph.Branch, str]]:
-    return [(b, c) for b, c in CURRENT(*args, **kwargs) if b.name != "music"]  # type: ignore[arg-type]
-
-
-WAYS: dict[str, Chains] = {"before": _before, "after": CURRENT, "no music": _no_music}
-
-
-def _command(ffmpeg: str, path: Path, work: Path, chains: Chains) -> list[str]:
+def _plan(path: Path, work: Path, in_ffmpeg: bool) -> tuple[MediaInfo, graph.Plan]:
+    ffmpeg = find_ffmpeg().path
     media = probe(path, path.stat().st_size, ProbeLimits())
-    # Every track judged for its music bed (a layout of M&E tracks): the branch's worst case.
     options = graph.AnalysisOptions(music_tracks=tuple(range(1, len(media.audio) + 1)))
-    with mock.patch.object(graph, "_audio_chains", chains):
-        plan = graph.build_plan(media, path, work, options, available_filters(ffmpeg))
-    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *plan.args]
-    check = subprocess.run([*cmd[:1], "-v", "quiet", "-t", "0.2", *cmd[1:]], check=False)
-    if check.returncode != 0:
-        raise SystemExit(f"the graph failed ({check.returncode}): {' '.join(cmd)}")
-    return cmd
+    with mock.patch.object(graph, "_audio_chains", _in_ffmpeg if in_ffmpeg else CURRENT):
+        return media, graph.build_plan(media, path, work, options, available_filters(ffmpeg))
+
+
+def run_ffmpeg(path: Path, work: Path) -> Run:
+    _, plan = _plan(path, work, in_ffmpeg=True)
+    discard = [a for pad in plan.level_pads.values() for a in ("-map", pad)]
+    return measure([find_ffmpeg().path, *QUIET, *plan.args, *discard, "-f", "null", "-"])
+
+
+def run_numpy(path: Path, work: Path) -> Run:
+    """FFmpeg writing each track's samples to a pipe, read here; CPU of both counted."""
+    media, plan = _plan(path, work, in_ffmpeg=False)
+    args, readers, fds = list(plan.args), [], []
+    for position, pad in plan.level_pads.items():
+        read_end, write_end = open_pipe()
+        stream = media.audio[position - 1]
+        readers.append(LevelsReader(read_end, stream.channels, stream.sample_rate, 0.1, 0.0))
+        args += output_args(pad, write_end)
+        fds.append(write_end)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.monotonic()
+    proc = subprocess.Popen([find_ffmpeg().path, *QUIET, *args], pass_fds=fds)
+    for fd in fds:
+        os.close(fd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    for reader in readers:
+        reader.result()
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"the graph failed: {args}")
+    mine = resource.getrusage(resource.RUSAGE_SELF)
+    readers_cpu = mine.ru_utime - own.ru_utime + mine.ru_stime - own.ru_stime
+    return Run(wall, usage.ru_utime + usage.ru_stime + readers_cpu, usage.ru_maxrss / 1024)
+
+
+WAYS = {"ffmpeg": run_ffmpeg, "numpy": run_numpy}
 
 
 def _audio_only(ffmpeg: str, path: Path) -> Path:
@@ -83,14 +120,6 @@ def _audio_only(ffmpeg: str, path: Path) -> Path:
         subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", "-i", str(path), "-map",
                         "0:a", "-c", "copy", str(target)], check=True)  # fmt: skip
     return target
-
-
-def _median(runs: list[Run]) -> Run:
-    return Run(
-        statistics.median(r.wall_s for r in runs),
-        statistics.median(r.cpu_s for r in runs),
-        max(r.peak_rss_mb for r in runs),
-    )
 
 
 def main() -> None:
@@ -109,14 +138,14 @@ def main() -> None:
     for tracks in opts.tracks:
         path = clip(ffmpeg, tracks, opts.seconds)
         path = _audio_only(ffmpeg, path) if opts.audio_only else path
+        decode = [ffmpeg, "-nostdin", "-i", str(path), "-map", "0", "-f", "null", "-"]
+        runs: dict[str, list[Run]] = {n: [] for n in names}
         with tempfile.TemporaryDirectory() as tmp:
-            cmds = {"decode": [ffmpeg, "-nostdin", "-i", str(path), "-map", "0", "-f", "null", "-"]}
-            cmds |= {n: _command(ffmpeg, path, Path(tmp), c) for n, c in WAYS.items()}
-            runs: dict[str, list[Run]] = {n: [] for n in names}
             for _ in range(opts.runs):
-                for name, cmd in cmds.items():
-                    runs[name].append(measure(cmd))
-        med = {n: _median(r) for n, r in runs.items()}
+                runs["decode"].append(measure(decode))
+                for name, way in WAYS.items():
+                    runs[name].append(way(path, Path(tmp)))
+        med = {n: median_run(r) for n, r in runs.items()}
         floor = med["decode"].wall_s
         cells = " ".join(f"{med[n].wall_s:>9.2f}/{med[n].cpu_s:<8.2f}" for n in names)
         ratios = " ".join(f"{med[n].wall_s / floor:>8.2f}" for n in WAYS)

@@ -9,7 +9,9 @@ import threading
 import numpy as np
 import pytest
 
-from kickflow.media.levels import LevelsReader, open_pipe
+from kickflow.media.audio import silence_from
+from kickflow.media.levels import LevelsReader, SilenceRule, open_pipe
+from kickflow.media.model import Segment
 
 
 def _write_all(write_end: int, data: bytes, piece: int) -> threading.Thread:
@@ -93,3 +95,22 @@ def test_nothing_written_is_no_windows() -> None:
     levels = reader.result()
     assert levels.windows == 0 and levels.dc == (0.0, 0.0)
     assert levels.channel_peaks_db() == (-math.inf, -math.inf)
+
+
+def test_silences_of_the_mix_and_of_each_channel_outside_it() -> None:
+    # 100 samples a second; -60 dBFS is 0.001: a sample is silent strictly within ±0.001.
+    rate, loud, quiet = 100, 0.5, 0.0005
+    left = [loud] * 100 + [quiet] * 200 + [loud] * 700  # silent 1–3 s
+    right = [loud] * 100 + [-quiet] * 900  # silent from 1 s to the end
+    left[550:600] = [0.0] * 50  # half a second: shorter than the minimum, not a silence
+    right[101:200:2] = [0.001] * 50  # at the threshold is not silent: no silence before 2 s
+    read_end, write_end = open_pipe()
+    reader = LevelsReader(read_end, 2, rate, 0.1, start_s=0.0, silence=SilenceRule(-60.0, 1.0))
+    _write_all(write_end, _interleaved(left, right), piece=56).join()
+    levels = reader.result()
+    mix, per_channel = silence_from(levels, end_s=12.0)
+    assert mix == [Segment(2.0, 3.0)]
+    # Each channel's own, outside the mix's: channel 1 before channel 2 falls silent too;
+    # channel 2 stays silent to the end (closed at the programme's end).
+    assert per_channel == [Segment(1.0, 2.0, channel=1), Segment(3.0, 12.0, channel=2)]
+    assert levels.channel_silences[0] == ((100, 300),)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kickflow.media.audio import loudness_from, silence_from
+from kickflow.media.audio import loudness_from
 from kickflow.media.graph import AnalysisOptions, analysis_size, build_plan
 from kickflow.media.inputs import looks_like_text, sniff_playlist
 from kickflow.media.metadata import (
@@ -100,17 +100,6 @@ def test_detections_use_true_start_and_close_at_end() -> None:
     assert segs == [Segment(3.0, 6.5), Segment(8.0, 10.0)]
 
 
-def test_channel_silence_excludes_whole_mix_silence() -> None:
-    text = (
-        "frame:1 pts:1 pts_time:2\nlavfi.silence_start=1\nlavfi.silence_start.1=1\n"
-        "lavfi.silence_start.2=1\n"
-        "frame:2 pts:2 pts_time:3\nlavfi.silence_end=3\nlavfi.silence_end.1=3\n"
-    )
-    mix, per_channel = silence_from(parse_metadata_print(text), 2, end_s=10.0)
-    assert mix == [Segment(1, 3)]
-    assert per_channel == [Segment(3, 10, channel=2)]
-
-
 def test_merge_subtract_and_db() -> None:
     assert merge_times([1.0, 1.1, 1.2, 3.0], 0.1, max_gap=0.5) == [
         Segment(1.0, 1.3),
@@ -169,7 +158,7 @@ def test_plan_has_one_input_and_every_branch() -> None:
     assert plan.args[plan.args.index("-format_whitelist") + 1] == media.format_name
     assert plan.args.index("-format_whitelist") < plan.args.index("-i")
     assert {b.name for b in plan.branches} == {
-        "loudness", "peaks", "silence", "video", "idet",
+        "loudness", "peaks", "video", "idet",
     }  # fmt: skip
     # The track's samples leave its graph (for their window levels), not mapped to null.
     assert plan.level_pads == {1: "[o_levels1]"}
@@ -177,10 +166,12 @@ def test_plan_has_one_input_and_every_branch() -> None:
     assert "[o_levels1]" not in plan.args
     # One graph for the picture and one per audio track (FFmpeg runs graphs in parallel).
     graphs = [plan.args[i + 1] for i, a in enumerate(plan.args) if a == "-filter_complex"]
-    assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=4")
-    assert graphs[1].endswith("[s_o_levels1]aformat=sample_fmts=flt[o_levels1]")
+    assert len(graphs) == 2 and graphs[1].startswith("[0:1]asplit=3")
+    assert graphs[1].endswith(
+        "[s_o_levels1]aformat=sample_fmts=flt,asetnsamples=n=24000:p=0[o_levels1]"
+    )
     assert (
-        graphs[1].count("anullsink") == 3
+        graphs[1].count("anullsink") == 2
         and "astats=metadata=1:reset=1:measure_perchannel=Peak" in graphs[1]
     )
     graph = ";".join(graphs)

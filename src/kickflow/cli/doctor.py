@@ -11,8 +11,8 @@ import typer
 from kickflow import __version__
 from kickflow.media.binaries import available_filters, binary_version, find_ffmpeg, find_ffprobe
 
-ANALYSIS_FILTERS = ("ebur128", "silencedetect", "astats", "aphasemeter", "blackdetect",
-                    "freezedetect", "signalstats", "idet", "cropdetect")  # fmt: skip
+ANALYSIS_FILTERS = ("ebur128", "astats", "aresample", "blackdetect", "freezedetect",
+                    "signalstats", "idet", "cropdetect")  # fmt: skip
 SAMPLE_SECONDS = 30
 
 

@@ -22,7 +22,7 @@ from kickflow.errors import FfmpegFailed, FormatRefused
 from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
 from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan, speech_lead
-from kickflow.media.levels import Levels, LevelsReader, open_pipe, output_args
+from kickflow.media.levels import Levels, LevelsReader, SilenceRule, open_pipe, output_args
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
 from kickflow.media.model import (
     AudioStream,
@@ -93,7 +93,6 @@ KEYS_USED = {
                  "lavfi.r128.true_peak", "lavfi.r128.sample_peak="),
     "peaks": ("lavfi.astats.",),
     "group": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA="),
-    "silence": ("lavfi.silence_start", "lavfi.silence_end"),
     "music": ("lavfi.aspectralstats.1.flatness", "lavfi.astats.1.RMS_level"),
     "video": ("lavfi.black_", "lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end",
               "lavfi.signalstats.BRNG", "lavfi.signalstats.YMIN", "lavfi.signalstats.YMAX",
@@ -309,7 +308,7 @@ def _groups(plan: Plan, tracks: tuple[AudioTrack, ...]) -> tuple[GroupLoudness, 
 
 def _track_frames(plan: Plan, position: int) -> dict[str, list[MetaFrame]]:
     """The parsed files of one audio track's branches, by branch name."""
-    names = ("loudness", "peaks", "silence", "music")
+    names = ("loudness", "peaks", "music")
     return {n: _read(plan, n, position) for n in names}
 
 
@@ -324,7 +323,6 @@ def _track(
     """One audio track's loudness and analysis, from its own branches of the graph."""
     audio = analyse_audio(
         stream,
-        silence=frames["silence"],
         levels=levels,
         music=frames["music"],
         end_s=end_s,
@@ -499,5 +497,6 @@ def _level_readers(
             stream.sample_rate,
             options.window_s,
             speech_lead(media, position),
+            SilenceRule(options.silence_threshold_db, options.silence_min_s),
         )
     return readers, pipes

@@ -1,5 +1,5 @@
-"""Audio measurements from the loudness, true-peak and silence branches' metadata and from
-the window levels measured on the track's samples (media/levels.py)."""
+"""Audio measurements from the loudness and true-peak branches' metadata and from the window
+levels and silences measured on the track's samples (media/levels.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from kickflow.media.levels import Levels
 from kickflow.media.metadata import (
     MetaFrame,
-    detector_segments,
     linear_to_db,
     merge_times,
     subtract,
@@ -117,16 +116,13 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def silence_from(
-    frames: Sequence[MetaFrame], channels: int, end_s: float
-) -> tuple[list[Segment], list[Segment]]:
-    """Whole-mix silence, and per-channel silence outside the whole-mix silence."""
-    mix = detector_segments(frames, "lavfi.silence_start", "lavfi.silence_end", end_s)
+def silence_from(levels: Levels, end_s: float) -> tuple[list[Segment], list[Segment]]:
+    """Whole-mix silence, and per-channel silence outside the whole-mix silence (a silence
+    still open when the track ends lasts to ``end_s``)."""
+    mix = [Segment(*levels.seconds(run, end_s)) for run in levels.mix_silences]
     per_channel: list[Segment] = []
-    for c in range(1, channels + 1):
-        found = detector_segments(
-            frames, f"lavfi.silence_start.{c}", f"lavfi.silence_end.{c}", end_s, channel=c
-        )
+    for c, runs in enumerate(levels.channel_silences, 1):
+        found = [Segment(*levels.seconds(run, end_s), c) for run in runs]
         per_channel.extend(subtract(found, mix))
     return mix, per_channel
 
@@ -134,7 +130,6 @@ def silence_from(
 def analyse_audio(
     stream: AudioStream,
     *,
-    silence: Sequence[MetaFrame],
     levels: Levels,
     end_s: float,
     music: Sequence[MetaFrame] = (),
@@ -143,7 +138,7 @@ def analyse_audio(
 ) -> AudioAnalysis:
     """Silence, clipping, DC offset, stereo phase and music-bed statistics of a track."""
     channels = stream.channels
-    mix, per_channel = silence_from(silence, channels, end_s)
+    mix, per_channel = silence_from(levels, end_s)
     times, peaks = levels.times(), levels.window_peak_db()
     clipped = [t for t, p in zip(times, peaks, strict=True) if p >= clip_peak_dbfs]
     active = [p > ACTIVE_RMS_DBFS for p in peaks]
@@ -174,9 +169,7 @@ def _out_of_phase(
     times: list[float], phases: list[float], active: list[bool], window_s: float
 ) -> list[Segment]:
     out = [
-        t
-        for t, v, on in zip(times, phases, active, strict=True)
-        if on and v < OUT_OF_PHASE_BELOW
+        t for t, v, on in zip(times, phases, active, strict=True) if on and v < OUT_OF_PHASE_BELOW
     ]
     runs = merge_times(out, window_s, max_gap=window_s * 1.5)
     return [s for s in runs if s.duration_s >= OUT_OF_PHASE_MIN_S]

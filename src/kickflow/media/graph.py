@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kickflow.media.audio import PEAK_METER, TRUE_PEAK_FILTER, TRUE_PEAK_RATE
-from kickflow.media.levels import FORMAT_CHAIN as LEVELS_CHAIN
+from kickflow.media.levels import chain as levels_chain
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
 from kickflow.media.music import chain as music_chain
 from kickflow.media.pse import PseOptions, output_args, pse_chain
@@ -75,7 +75,7 @@ class AnalysisOptions:
 
 @dataclass(frozen=True)
 class Branch:
-    name: str  # "loudness", "peaks", "silence", "music", "group", "video", "idet"
+    name: str  # "loudness", "peaks", "music", "group", "video", "idet"
     file: Path
     track: int = 0  # 1-based audio track position for audio branches; 0 for video
 
@@ -123,14 +123,13 @@ def _print(kind: str, branch: Branch) -> str:
 def _audio_chains(
     a: AudioStream, opt: AnalysisOptions, work: Path, track: int = 1
 ) -> list[tuple[Branch, str]]:
-    """Loudness, true-peak, silence and music-bed branches of a track (its window levels are
-    measured on its samples, which leave the graph: media/levels.py)."""
+    """Loudness, true-peak and music-bed branches of a track (its window levels and silences
+    are measured on its samples, which leave the graph: media/levels.py)."""
 
     def branch(name: str) -> Branch:
         suffix = "" if track == 1 else f"_t{track}"
         return Branch(name, work / f"{name}{suffix}.txt", track)
 
-    th, d = f"{opt.silence_threshold_db}dB", opt.silence_min_s
     chains = [
         (branch("loudness"), "ebur128=metadata=1"),
         # True peaks: ebur128's own 192 kHz interpolation, without a second loudness meter;
@@ -140,10 +139,6 @@ def _audio_chains(
             branch("peaks"),
             f"aresample={TRUE_PEAK_RATE}:{TRUE_PEAK_FILTER},aformat=sample_fmts=fltp|dblp,"
             f"asetnsamples=n={TRUE_PEAK_RATE}:p=0,{PEAK_METER}",
-        ),
-        (
-            branch("silence"),
-            f"silencedetect=n={th}:d={d},silencedetect=n={th}:d={d}:mono=1",
         ),
     ]
     if track in opt.music_tracks:
@@ -257,7 +252,7 @@ def build_plan(
     for position, stream in enumerate(tracks, 1):
         chains = _audio_chains(stream, options, work, position)
         pad = f"[0:{stream.index}]{_declared_layout(stream, options, position)}"
-        raw = (LEVELS_CHAIN, f"[o_levels{position}]")
+        raw = (levels_chain(stream.sample_rate), f"[o_levels{position}]")
         parts, level_pads[position] = _fan_out(pad, "asplit", chains, "ametadata", raw)
         audio_graphs.append(";".join(parts))
         chains_a += chains

@@ -1,4 +1,4 @@
-"""Window levels of an audio track, measured here on the samples the analysis run writes.
+"""Window levels and silences of an audio track, measured here on the samples the run writes.
 
 Each analysed track leaves the run's filter graph once more as 32-bit float PCM on a pipe (no
 file: an hour of 48 kHz stereo is 1.4 GB). A thread reads it while FFmpeg decodes and measures
@@ -8,6 +8,11 @@ the sum for the DC offset; for stereo also the phase (the mean over the window o
 L−R. FFmpeg's ``astats`` did this before, at about 280 instructions a sample for every
 statistic it knows whatever it was asked to print: with ``aphasemeter`` and an L−R branch, 7 %
 of a 1080p decode's work for each stereo track. Here it is a few vectorised passes.
+
+Silences are found on the same samples, as FFmpeg's ``silencedetect`` finds them (and cost 5 %
+of the decode there, two detectors a track): a run of at least ``min_s`` of samples each
+strictly within ±threshold, on every channel at once (the mix) and on each channel alone;
+a run still open at the end is closed at the programme's end by the caller.
 
 The pipe carries no timestamps: window ``k`` starts at ``start_s + k * window_s``, the track's
 start in programme time (a gap inside the stream is not seen, as the speech PCM does not see it).
@@ -28,12 +33,22 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     Array = npt.NDArray[np.float64]
+    Flags = npt.NDArray[np.bool_]
 
 SAMPLE_BYTES = 4  # f32le
 READ_BYTES = 1 << 20
 BATCH_WINDOWS = 10  # windows measured at a time (numpy's per-call cost, spread)
 PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (its default is 64 KiB)
-FORMAT_CHAIN = "aformat=sample_fmts=flt"
+WRITE_S = 0.5  # of samples in each write to the pipe
+
+
+def chain(sample_rate: int) -> str:
+    """The samples as they leave the graph: interleaved floats, half a second a frame.
+
+    FFmpeg writes each frame to the pipe in one go; at the decoder's 1024 samples a frame, the
+    reader woke 700 times a second per track and those wake-ups cost more than the measuring.
+    """
+    return f"aformat=sample_fmts=flt,asetnsamples=n={max(1, round(sample_rate * WRITE_S))}:p=0"
 
 
 def output_args(pad: str, fd: int) -> list[str]:
@@ -54,6 +69,50 @@ def open_pipe() -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class SilenceRule:
+    threshold_db: float = -60.0
+    min_s: float = 1.0
+
+
+# A run of silent samples: first sample, and the first one after it (None: open at the end).
+Run = tuple[int, int | None]
+
+
+class _Runs:
+    """Runs of at least ``min_len`` silent samples in one boolean stream, fed in pieces."""
+
+    def __init__(self, min_len: int) -> None:
+        self.min_len = max(1, min_len)
+        self.open_start: int | None = None
+        self.found: list[Run] = []
+
+    def feed(self, silent: Flags, offset: int) -> None:
+        import numpy as np
+
+        before = 1 if self.open_start is not None else 0
+        edges = np.diff(silent.astype(np.int8), prepend=np.int8(before))
+        starts = (np.flatnonzero(edges == 1) + offset).tolist()
+        ends = np.flatnonzero(edges == -1) + offset
+        if self.open_start is not None:
+            starts.insert(0, self.open_start)
+        closed = np.asarray(starts[: len(ends)], dtype=np.int64)
+        for start, end in zip(
+            closed[ends - closed >= self.min_len].tolist(),
+            ends[ends - closed >= self.min_len].tolist(),
+            strict=True,
+        ):
+            self.found.append((start, end))
+        self.open_start = starts[-1] if len(starts) > len(ends) else None
+
+    def runs(self, total: int) -> list[Run]:
+        """Every run found; one still open counts when it has lasted long enough."""
+        tail = self.open_start
+        if tail is not None and total - tail >= self.min_len:
+            return [*self.found, (tail, None)]
+        return list(self.found)
+
+
+@dataclass(frozen=True)
 class Levels:
     """Per-window measurements of one track (rows: windows; columns: channels)."""
 
@@ -64,6 +123,9 @@ class Levels:
     dc: tuple[float, ...]  # mean of each channel over the whole track
     phase: Array | None  # stereo only
     diff_rms: Array | None  # RMS of L−R, stereo only
+    sample_rate: int = 48000
+    mix_silences: tuple[Run, ...] = ()  # every channel silent at once (sample indices)
+    channel_silences: tuple[tuple[Run, ...], ...] = ()  # each channel's own
 
     @property
     def windows(self) -> int:
@@ -93,6 +155,12 @@ class Levels:
     def diff_rms_db(self) -> list[float] | None:
         return None if self.diff_rms is None else [_db(d) for d in self.diff_rms]
 
+    def seconds(self, run: Run, end_s: float) -> tuple[float, float]:
+        """A run in programme seconds (one still open ends at ``end_s``)."""
+        start = self.start_s + run[0] / self.sample_rate
+        end = end_s if run[1] is None else self.start_s + run[1] / self.sample_rate
+        return round(start, 6), round(max(start, end), 6)
+
 
 def _db(linear: float) -> float:
     return 20 * math.log10(linear) if linear > 0 else -math.inf
@@ -102,12 +170,24 @@ class LevelsReader:
     """Reads one track's PCM from the run's pipe on a thread, measuring it as it comes."""
 
     def __init__(
-        self, read_end: int, channels: int, sample_rate: int, window_s: float, start_s: float
+        self,
+        read_end: int,
+        channels: int,
+        sample_rate: int,
+        window_s: float,
+        start_s: float,
+        silence: SilenceRule | None = None,
     ) -> None:
         self.channels = max(1, channels)
-        self.window = max(1, round(sample_rate * window_s))
-        self.window_s = self.window / sample_rate if sample_rate else window_s
+        self.sample_rate = max(1, sample_rate)
+        self.window = max(1, round(self.sample_rate * window_s))
+        self.window_s = self.window / self.sample_rate
         self.start_s = start_s
+        rule = silence or SilenceRule()
+        self._quiet = 10 ** (rule.threshold_db / 20)
+        min_len = round(rule.min_s * self.sample_rate)
+        self._mix = _Runs(min_len)
+        self._each = [_Runs(min_len) for _ in range(self.channels)]
         self._parts: list[tuple[Array, Array, Array, Array | None, Array | None]] = []
         self._samples = 0
         self._error: Exception | None = None
@@ -144,17 +224,28 @@ class LevelsReader:
         import numpy as np  # here, not at import: the CLI's start-up stays short
 
         samples = np.frombuffer(data, dtype="<f4").reshape(-1, self.channels)
+        offset = self._samples
         self._samples += samples.shape[0]
+        magnitude = np.abs(samples)
+        silent = magnitude < self._quiet
+        # Per column, not along axis 1: numpy reduces a short inner axis twenty times slower.
+        everywhere = silent[:, 0].copy()
+        for channel in range(1, self.channels):
+            everywhere &= silent[:, channel]
+        self._mix.feed(everywhere, offset)
+        for channel, runs in enumerate(self._each if self.channels > 1 else ()):
+            runs.feed(silent[:, channel], offset)
         rows = -(-samples.shape[0] // self.window)
         starts = np.arange(rows) * self.window
-        square = np.square(samples, dtype=np.float64)
+        wide = samples.astype(np.float64)
+        square = np.square(wide)
         counts = np.diff(np.append(starts, samples.shape[0]))[:, None]
-        peak = np.maximum.reduceat(np.abs(samples), starts, axis=0).astype(np.float64)
+        peak = np.maximum.reduceat(magnitude, starts, axis=0).astype(np.float64)
         rms = np.sqrt(np.add.reduceat(square, starts, axis=0) / counts)
-        total = samples.sum(axis=0, dtype=np.float64)
+        total = np.add.reduceat(wide, starts, axis=0).sum(axis=0)
         phase = diff = None
         if self.channels == 2:
-            left, right = samples[:, 0].astype(np.float64), samples[:, 1].astype(np.float64)
+            left, right = wide[:, 0], wide[:, 1]
             energy = square[:, 0] + square[:, 1]
             both = np.divide(2 * left * right, energy, out=np.ones_like(energy), where=energy > 0)
             phase = np.add.reduceat(both, starts) / counts[:, 0]
@@ -186,6 +277,9 @@ class LevelsReader:
             dc,
             _joined([p[3] for p in self._parts]) if stereo else None,
             _joined([p[4] for p in self._parts]) if stereo else None,
+            self.sample_rate,
+            tuple(self._mix.runs(self._samples)),
+            tuple(tuple(r.runs(self._samples)) for r in self._each),
         )
 
 
