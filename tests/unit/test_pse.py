@@ -213,7 +213,7 @@ def test_graph_gets_an_every_frame_branch_with_its_own_output(tmp_path: Path) ->
     pse_part = next(p for p in graph.split(";") if p.endswith("[o_pse]"))
     assert "fps=" not in pse_part and "select" not in pse_part  # every frame
     # sampled on the lattice (no arithmetic), then averaged
-    assert pse_part.startswith(f"[0:{media.video[0].index}]scale=384:216:flags=neighbor,")
+    assert pse_part.startswith(f"[0:{media.video[0].index}]scale=256:144:flags=neighbor,")
     assert "scale=128:72:flags=area" in pse_part
     assert f"scale={COLS}:{ROWS}" in pse_part
     tail = plan.args[plan.args.index("[o_pse]") - 1 :]

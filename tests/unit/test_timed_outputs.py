@@ -83,11 +83,11 @@ def test_dialogue_mix_favours_the_centre(channels: int, layout: str, mix: str) -
 
 def test_shot_changes_share_the_pse_downscale(tmp_path: Path) -> None:
     alone = graphs(plan_for(tmp_path, shot_changes=True))[0]
-    small = "[0:0]scale=384:216:flags=neighbor,scale=128:72:flags=area"
+    small = "[0:0]scale=256:144:flags=neighbor,scale=128:72:flags=area"
     assert f"{small},format=gray,scdet=threshold=10," in alone
-    assert "key=lavfi.scd.time" in alone and alone.count("scale=384:216") == 1
+    assert "key=lavfi.scd.time" in alone and alone.count("scale=256:144") == 1
     shared = graphs(plan_for(tmp_path, shot_changes=True, pse=PseOptions()))[0]
-    assert shared.count("scale=384:216") == 1  # one full-size scale feeds both
+    assert shared.count("scale=256:144") == 1  # one full-size scale feeds both
     assert "split=2[pse_small][shots_small]" in shared
     assert shared.count("[o_pse]") == 1 and shared.count("[o_shots]") == 1
     args = plan_for(tmp_path, shot_changes=True, pse=PseOptions()).args
