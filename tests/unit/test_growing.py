@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from kickflow.media.growing import Growing, open_when_created
+from kickflow.media.growing import Growing, following, open_when_created
 
 
 def test_a_read_waits_for_a_whole_unit_and_returns_what_is_written(tmp_path: Path) -> None:
@@ -14,10 +14,8 @@ def test_a_read_waits_for_a_whole_unit_and_returns_what_is_written(tmp_path: Pat
     got: list[bytes] = []
 
     def reader() -> None:
-        source = open_when_created(file, written, stop)
-        assert source is not None
-        with source:
-            stream = Growing(source, written, stop, unit=4)
+        with following(file, written, stop, unit=4) as stream:
+            assert stream is not None
             asked.set()
             got.append(stream.read(100))  # 3 bytes there: not a whole unit, it waits
             got.append(stream.read(100))  # the end: what is left
@@ -51,3 +49,5 @@ def test_stop_ends_a_waiting_read_and_a_file_never_made_is_none(tmp_path: Path) 
     assert not thread.is_alive() and len(result) == 1 and len(result[0]) <= 2
     written.set()
     assert open_when_created(tmp_path / "never", written, threading.Event()) is None
+    with following(tmp_path / "never", written) as never:
+        assert never is None

@@ -8,6 +8,8 @@ bytes it asks for until the run says it has finished writing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -34,6 +36,24 @@ def open_when_created(
             if finished or stop.is_set():
                 return None
             written.wait(POLL_S)
+
+
+@contextmanager
+def following(
+    path: Path,
+    written: threading.Event = FINISHED,
+    stop: threading.Event | None = None,
+    unit: int = 1,
+) -> Iterator[Growing | None]:
+    """``path`` read as it grows (:class:`Growing`) once the writer has created it, closed
+    afterwards; None if it never is."""
+    stop = stop or threading.Event()
+    source = open_when_created(path, written, stop)
+    if source is None:
+        yield None
+        return
+    with source:
+        yield Growing(source, written, stop, unit)
 
 
 class Growing:

@@ -36,7 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from kickflow.media.growing import Growing, Readable, open_when_created
+from kickflow.media.growing import Readable, following
 
 GRID = (16, 9)
 LATTICE = (256, 144)  # the samples taken of every frame (point sampling: no arithmetic)
@@ -353,13 +353,10 @@ class PseFollower:
 
     def _screen(self, file: Path, fps: float, options: PseOptions) -> None:
         try:
-            source = open_when_created(file, self._written, self._stop)
-            if source is None:
-                return
-            with source:
-                unit = frame_bytes(GRID[0] * GRID[1])
-                stream = Growing(source, self._written, self._stop, unit=unit)
-                self._result = analyse_pse(stream, fps, options)
+            unit = frame_bytes(GRID[0] * GRID[1])
+            with following(file, self._written, self._stop, unit) as stream:
+                if stream is not None:
+                    self._result = analyse_pse(stream, fps, options)
         except Exception as exc:  # handed to the caller of result()
             self._error = exc
 

