@@ -9,6 +9,7 @@ a time, so a worker's heartbeat keeps showing movement on a long file (the job i
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -153,14 +154,13 @@ def measure(
     speech: SpeechRun | None = None,
     steps: Steps | None = None,
     pse_follower: PseFollower | None = None,
-    levels: Mapping[int, Levels] | None = None,
+    levels: Mapping[int, Levels],
 ) -> Measurements:
     """Turn the branch files of a finished run into measurements (and listen to its speech).
 
     ``pse_follower`` has screened the PSE cells while the run wrote them (None: no PSE
     branch); ``levels`` are each track's window levels, measured as the run wrote them."""
     steps = steps or Steps(None, 0)
-    levels = levels or {}
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
     # Track 1's files are read once: their last frames also give the programme's end.
     first = _track_frames(plan, 1) if plan.audio_tracks else {}
@@ -205,8 +205,7 @@ def _tracks(
     tracks = []
     for position, stream in enumerate(plan.audio_tracks, 1):
         frames = first if position == 1 else _track_frames(plan, position)
-        track_levels = levels.get(position) or _no_levels(stream, options)
-        tracks.append(_track(position, stream, frames, track_levels, options, end_s))
+        tracks.append(_track(position, stream, frames, levels[position], options, end_s))
         steps.step()
     return tuple(tracks)
 
@@ -333,15 +332,6 @@ def _track(
         frames["loudness"], stream.channels, frames["peaks"], levels.channel_peaks_db()
     )
     return AudioTrack(position, stream, loudness, audio)
-
-
-def _no_levels(stream: AudioStream, options: AnalysisOptions) -> Levels:
-    """A track whose samples never came (nothing decoded): no windows."""
-    import numpy as np
-
-    empty = np.zeros((0, max(1, stream.channels)))
-    stereo = np.zeros(0) if stream.channels == 2 else None
-    return Levels(0.0, options.window_s, empty, empty, (0.0,) * stream.channels, stereo, stereo)
 
 
 def _ignore(_fraction: float) -> None:
@@ -489,14 +479,16 @@ def _level_readers(
     """A reader per analysed track, measuring its samples from a pipe as the run writes them;
     and the pipes' write ends, for FFmpeg."""
     readers, pipes = {}, {}
-    for position, stream in enumerate(plan.audio_tracks, 1):
-        read_end, pipes[position] = open_pipe()
-        readers[position] = LevelsReader(
-            read_end,
-            stream.channels,
-            stream.sample_rate,
-            options.window_s,
-            speech_lead(media, position),
-            SilenceRule(options.silence_threshold_db, options.silence_min_s),
-        )
+    rule = SilenceRule(options.silence_threshold_db, options.silence_min_s)
+    try:
+        for position, stream in enumerate(plan.audio_tracks, 1):
+            read_end, pipes[position] = open_pipe()
+            lead = speech_lead(media, position)
+            readers[position] = LevelsReader(
+                read_end, stream.channels, stream.sample_rate, options.window_s, lead, rule
+            )
+    except BaseException:  # out of descriptors, say: the readers so far must see their end
+        for fd in pipes.values():
+            os.close(fd)
+        raise
     return readers, pipes

@@ -341,8 +341,8 @@ class DetectSpec(Section):
     black_min_s: float = Field(default=0.5, gt=0)  # blackdetect d
     freeze_noise_db: float = Field(default=-60.0, le=0)  # freezedetect n
     freeze_min_s: float = Field(default=2.0, gt=0)  # freezedetect d
-    silence_threshold_db: float = Field(default=-60.0, le=0)  # silencedetect n
-    silence_min_s: float = Field(default=1.0, gt=0)  # silencedetect d
+    silence_threshold_db: float = Field(default=-60.0, le=0)  # a sample within ± this is silent
+    silence_min_s: float = Field(default=1.0, gt=0)  # …for at least this long
     clip_peak_dbfs: float = Field(default=-0.1, le=0)  # window peak that counts as clipped
 
 
