@@ -10,6 +10,7 @@ from kickflow import metrics
 from kickflow.errors import JobNotFound, LeaseLost, RequestInvalid
 from kickflow.jobs import Claimed, Job, JobState, SqlJobStore
 from kickflow.jobs.db import write_tx
+from kickflow.jobs.queue import NewJob
 from kickflow.jobs.schema import job_events, jobs
 
 
@@ -52,6 +53,25 @@ def test_active_job_ids_are_queued_running_and_paused(store: SqlJobStore) -> Non
     assert set(store.active_job_ids(org)) == {queued.id, running.id, paused.id}
     assert store.active_job_ids(org) == [queued.id, running.id, paused.id]  # oldest first
     assert len(store.active_job_ids(None)) == 4
+
+
+def test_jobs_of_one_batch_and_back_to_back_jobs_keep_their_order(store: SqlJobStore) -> None:
+    # One statement has one clock, and SQLite's moves in milliseconds: without distinct
+    # creation times, "oldest first" and the list's pages would follow the random ids.
+    org = store.ensure_org()
+    batch = store.enqueue_many(
+        [NewJob(org, "path", f"/media/{n}.mov", f"{n}.mov", "default", 3) for n in range(6)]
+    )
+    singles = [add(store, org, f"s{n}") for n in range(6)]
+    expected = [j.id for j in batch + singles]
+    assert store.active_job_ids(org) == expected
+    assert len({j.created_at for j in batch + singles}) == len(expected)
+    newest_first, page = [], store.list_jobs(org, limit=5)
+    newest_first += [j.id for j in page.jobs]
+    while page.next_cursor:
+        page = store.list_jobs(org, limit=5, cursor=page.next_cursor)
+        newest_first += [j.id for j in page.jobs]
+    assert newest_first == expected[::-1]
 
 
 def test_delete_job_removes_it_and_its_history(store: SqlJobStore) -> None:

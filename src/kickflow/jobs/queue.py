@@ -33,6 +33,9 @@ from kickflow.jobs.sqlfuncs import db_now
 from kickflow.jobs.states import JobState
 
 DEFAULT_PROFILE = "default"
+# Creation times of an organisation's jobs are made distinct by at least this: "oldest first"
+# and the list's cursor order by (created_at, id), and the id is random.
+CREATION_TICK_S = 1e-6
 QUEUED = JobState.QUEUED.value
 
 
@@ -99,8 +102,23 @@ def enqueue(conn: Connection, new: NewJob, max_queued: int) -> Job:
     return _insert(conn, new)
 
 
+def creation_times(conn: Connection, org_id: str, count: int, now: float) -> list[float]:
+    """Increasing creation times for ``count`` new jobs of an organisation, after its last.
+
+    The database clock alone ties them: SQLite's has millisecond steps, and a batch is one
+    statement with one clock. Writers are serialised (SQLite) or a statement apart on
+    PostgreSQL's microsecond clock, so no two jobs of one organisation share a time.
+    """
+    last = conn.execute(
+        sa.select(sa.func.max(jobs.c.created_at)).where(jobs.c.org_id == org_id)
+    ).scalar()
+    start = now if last is None else max(now, float(last) + CREATION_TICK_S)
+    return [start + i * CREATION_TICK_S for i in range(count)]
+
+
 def _insert(conn: Connection, new: NewJob) -> Job:
-    now = db_now()
+    now = float(conn.execute(sa.select(db_now())).scalar_one())
+    (created,) = creation_times(conn, new.org_id, 1, now)
     row = (
         conn.execute(
             sa.insert(jobs)
@@ -120,7 +138,7 @@ def _insert(conn: Connection, new: NewJob) -> Job:
                 max_attempts=new.max_attempts,
                 priority=new.priority,
                 run_at=now + new.delay_seconds,
-                created_at=now,
+                created_at=created,
                 updated_at=now,
             )
             .returning(*jobs.c)
@@ -133,7 +151,7 @@ def _insert(conn: Connection, new: NewJob) -> Job:
     return job
 
 
-def _row(new: NewJob, now: float) -> dict[str, object]:
+def _row(new: NewJob, now: float, created: float) -> dict[str, object]:
     return {
         "id": str(uuid.uuid4()), "org_id": new.org_id, "project": new.project,
         "file_name": new.file_name, "file_size": new.file_size,
@@ -142,7 +160,7 @@ def _row(new: NewJob, now: float) -> dict[str, object]:
         "idempotency_key": None,
         "state": JobState.QUEUED.value,
         "max_attempts": new.max_attempts, "priority": new.priority,
-        "run_at": now + new.delay_seconds, "created_at": now, "updated_at": now,
+        "run_at": now + new.delay_seconds, "created_at": created, "updated_at": now,
     }  # fmt: skip
 
 
@@ -163,8 +181,11 @@ def enqueue_many(conn: Connection, items: Sequence[NewJob], max_queued: int) -> 
     now = float(conn.execute(sa.select(db_now())).scalar_one())
     inserted: list[Job] = []
     if plain:
+        per_org = Counter(n.org_id for n in plain)
+        times = {org: iter(creation_times(conn, org, k, now)) for org, k in per_org.items()}
+        values = [_row(n, now, next(times[n.org_id])) for n in plain]
         stmt = sa.insert(jobs).returning(*jobs.c, sort_by_parameter_order=True)
-        rows = conn.execute(stmt, [_row(n, now) for n in plain]).mappings().all()
+        rows = conn.execute(stmt, values).mappings().all()
         inserted = [Job.from_row(r) for r in rows]
         conn.execute(event_insert(), [_enqueued_event(j) for j in inserted])
     fresh = iter(inserted)
