@@ -121,9 +121,9 @@ class Levels:
     dc: tuple[float, ...]  # mean of each channel over the whole track
     phase: Array | None  # stereo only
     diff_rms: Array | None  # RMS of L−R, stereo only
-    sample_rate: int = 48000
-    mix_silences: tuple[Run, ...] = ()  # every channel silent at once (sample indices)
-    channel_silences: tuple[tuple[Run, ...], ...] = ()  # each channel's own
+    sample_rate: int
+    mix_silences: tuple[Run, ...]  # every channel silent at once (sample indices)
+    channel_silences: tuple[tuple[Run, ...], ...]  # each channel's own (none for mono)
 
     @property
     def windows(self) -> int:
@@ -185,8 +185,13 @@ class LevelsReader:
         self._quiet = 10 ** (rule.threshold_db / 20)
         min_len = round(rule.min_s * self.sample_rate)
         self._mix = _Runs(min_len)
-        self._each = [_Runs(min_len) for _ in range(self.channels)]
-        self._parts: list[tuple[Array, Array, Array, Array | None, Array | None]] = []
+        # A mono track's only channel is the mix: its silences outside the mix's are none.
+        self._each = [_Runs(min_len) for _ in range(self.channels)] if self.channels > 1 else []
+        self._peaks: list[Array] = []
+        self._rms: list[Array] = []
+        self._phases: list[Array] = []  # stereo only, as is the L−R RMS
+        self._diffs: list[Array] = []
+        self._sums = [0.0] * self.channels  # for the DC offset
         self._samples = 0
         self._error: Exception | None = None
         self._thread = threading.Thread(
@@ -231,24 +236,24 @@ class LevelsReader:
         for channel in range(1, self.channels):
             everywhere &= silent[:, channel]
         self._mix.feed(everywhere, offset)
-        for channel, runs in enumerate(self._each if self.channels > 1 else ()):
+        for channel, runs in enumerate(self._each):
             runs.feed(silent[:, channel], offset)
         rows = -(-samples.shape[0] // self.window)
         starts = np.arange(rows) * self.window
         wide = samples.astype(np.float64)
         square = np.square(wide)
         counts = np.diff(np.append(starts, samples.shape[0]))[:, None]
-        peak = np.maximum.reduceat(magnitude, starts, axis=0).astype(np.float64)
-        rms = np.sqrt(np.add.reduceat(square, starts, axis=0) / counts)
-        total = np.add.reduceat(wide, starts, axis=0).sum(axis=0)
-        phase = diff = None
+        self._peaks.append(np.maximum.reduceat(magnitude, starts, axis=0).astype(np.float64))
+        self._rms.append(np.sqrt(np.add.reduceat(square, starts, axis=0) / counts))
+        sums = np.add.reduceat(wide, starts, axis=0).sum(axis=0)
+        self._sums = [total + float(more) for total, more in zip(self._sums, sums, strict=True)]
         if self.channels == 2:
             left, right = wide[:, 0], wide[:, 1]
             energy = square[:, 0] + square[:, 1]
             both = np.divide(2 * left * right, energy, out=np.ones_like(energy), where=energy > 0)
-            phase = np.add.reduceat(both, starts) / counts[:, 0]
-            diff = np.sqrt(np.add.reduceat(np.square(left - right), starts) / counts[:, 0])
-        self._parts.append((peak, rms, total, phase, diff))
+            self._phases.append(np.add.reduceat(both, starts) / counts[:, 0])
+            difference = np.add.reduceat(np.square(left - right), starts) / counts[:, 0]
+            self._diffs.append(np.sqrt(difference))
 
     def wait(self) -> None:
         """Until the pipe has ended (FFmpeg exited) and everything in it is measured."""
@@ -261,28 +266,21 @@ class LevelsReader:
         self.wait()
         if self._error is not None:
             raise self._error
-        empty = np.zeros((0, self.channels))
-        peak = np.concatenate([p[0] for p in self._parts]) if self._parts else empty
-        rms = np.concatenate([p[1] for p in self._parts]) if self._parts else empty
-        totals = sum((p[2] for p in self._parts), np.zeros(self.channels))
-        dc = tuple(round(float(t) / self._samples, 6) if self._samples else 0.0 for t in totals)
+
+        def joined(parts: list[Array], shape: tuple[int, ...]) -> Array:
+            return np.concatenate(parts) if parts else np.zeros(shape)
+
+        count = max(1, self._samples)
         stereo = self.channels == 2
         return Levels(
             self.start_s,
             self.window_s,
-            peak,
-            rms,
-            dc,
-            _joined([p[3] for p in self._parts]) if stereo else None,
-            _joined([p[4] for p in self._parts]) if stereo else None,
+            joined(self._peaks, (0, self.channels)),
+            joined(self._rms, (0, self.channels)),
+            tuple(round(total / count, 6) for total in self._sums),
+            joined(self._phases, (0,)) if stereo else None,
+            joined(self._diffs, (0,)) if stereo else None,
             self.sample_rate,
             tuple(self._mix.runs(self._samples)),
             tuple(tuple(r.runs(self._samples)) for r in self._each),
         )
-
-
-def _joined(parts: list[Array | None]) -> Array:
-    import numpy as np
-
-    present = [p for p in parts if p is not None]
-    return np.concatenate(present) if present else np.zeros(0)
