@@ -102,23 +102,27 @@ def enqueue(conn: Connection, new: NewJob, max_queued: int) -> Job:
     return _insert(conn, new)
 
 
-def creation_times(conn: Connection, org_id: str, count: int, now: float) -> list[float]:
-    """Increasing creation times for ``count`` new jobs of an organisation, after its last.
+def last_created(org_id: str) -> sa.ScalarSelect[float]:
+    """When the organisation's newest job was created (NULL: it has none)."""
+    newest = sa.select(sa.func.max(jobs.c.created_at)).where(jobs.c.org_id == org_id)
+    return newest.scalar_subquery()
+
+
+def creation_times(last: float | None, now: float, count: int) -> list[float]:
+    """Increasing creation times for ``count`` new jobs of an organisation, after its ``last``.
 
     The database clock alone ties them: SQLite's has millisecond steps, and a batch is one
     statement with one clock. Writers are serialised (SQLite) or a statement apart on
     PostgreSQL's microsecond clock, so no two jobs of one organisation share a time.
     """
-    last = conn.execute(
-        sa.select(sa.func.max(jobs.c.created_at)).where(jobs.c.org_id == org_id)
-    ).scalar()
     start = now if last is None else max(now, float(last) + CREATION_TICK_S)
     return [start + i * CREATION_TICK_S for i in range(count)]
 
 
 def _insert(conn: Connection, new: NewJob) -> Job:
-    now = float(conn.execute(sa.select(db_now())).scalar_one())
-    (created,) = creation_times(conn, new.org_id, 1, now)
+    clock, last = conn.execute(sa.select(db_now(), last_created(new.org_id))).one()
+    now = float(clock)
+    (created,) = creation_times(last, now, 1)
     row = (
         conn.execute(
             sa.insert(jobs)
@@ -182,7 +186,10 @@ def enqueue_many(conn: Connection, items: Sequence[NewJob], max_queued: int) -> 
     inserted: list[Job] = []
     if plain:
         per_org = Counter(n.org_id for n in plain)
-        times = {org: iter(creation_times(conn, org, k, now)) for org, k in per_org.items()}
+        times = {
+            org: iter(creation_times(conn.execute(sa.select(last_created(org))).scalar(), now, k))
+            for org, k in per_org.items()
+        }
         values = [_row(n, now, next(times[n.org_id])) for n in plain]
         stmt = sa.insert(jobs).returning(*jobs.c, sort_by_parameter_order=True)
         rows = conn.execute(stmt, values).mappings().all()
