@@ -3,15 +3,23 @@ on real SQLite and PostgreSQL: reads by id, delete, stuck-job control, counts an
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from kickflow import metrics
+from kickflow.config import Settings
 from kickflow.errors import JobNotFound, LeaseLost, RequestInvalid
 from kickflow.jobs import Claimed, Job, JobState, SqlJobStore
+from kickflow.jobs import lease as lease_ops
 from kickflow.jobs.db import write_tx
+from kickflow.jobs.models import HeartbeatReply
 from kickflow.jobs.queue import NewJob
 from kickflow.jobs.schema import job_events, jobs
+from tests.fixtures_server import wait_for
 
 
 def add(store: SqlJobStore, org: str, name: str = "a.mov", **kw: object) -> Job:
@@ -193,3 +201,50 @@ def test_ping_revision_and_describe(store: SqlJobStore) -> None:
         assert "s3cret-pw" not in hidden.describe() and "127.0.0.1:1/kickflow" in hidden.describe()
     finally:
         hidden.close()
+
+
+@pytest.mark.postgres
+def test_a_worker_thawed_mid_heartbeat_after_its_lease_gets_the_stores_answer(
+    pg_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker frozen inside its heartbeat's transaction past the lease: the server ends
+    that session, the job is reaped and claimed again. Thawed, the heartbeat must not fail on
+    the dead connection (the worker would stop unrecorded): it is repeated on a fresh one and
+    answered "lease lost", recorded as a fenced write."""
+    settings = Settings(
+        data_dir=tmp_path, database_url=pg_database_url, lease_seconds=5.0,
+        retry_base_seconds=0.0, retry_max_seconds=0.0,
+    )  # fmt: skip
+    store = SqlJobStore(pg_database_url, settings)
+    watcher = sa.create_engine(pg_database_url)
+    org = store.ensure_org()
+    job = add(store, org)
+    zombie = claim(store, job.id)
+    successor: list[Claimed] = []
+    frozen: list[int] = []
+    real_heartbeat = lease_ops.heartbeat
+
+    def ended(pid: int) -> bool:
+        with watcher.connect() as conn:
+            query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            return conn.execute(query, {"pid": pid}).scalar() == 0
+
+    def frozen_once(conn: Connection, *args: Any) -> HeartbeatReply:
+        reply = real_heartbeat(conn, *args)  # the job's row is locked until this commits
+        if not frozen:
+            frozen.append(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+            wait_for(lambda: ended(frozen[0]), 60, "the server to end the frozen session")
+            expire_lease(store, job.id)
+            assert job.id in store.reap().requeued
+            successor.extend(c for c in store.claim("w-next") if c.job.id == job.id)
+        return reply
+
+    monkeypatch.setattr(lease_ops, "heartbeat", frozen_once)
+    try:
+        assert store.heartbeat(zombie.lease, 60.0, "analyzing").lease_held is False
+        assert successor and store.heartbeat(successor[0].lease, 61.0, "analyzing").lease_held
+        codes = [(e.kind, e.code, e.worker_id) for e in store.events(job.id)]
+        assert ("fenced", "lease_lost", zombie.lease.worker_id) in codes
+    finally:
+        watcher.dispose()
+        store.close()

@@ -134,14 +134,23 @@ class SqlJobStore(
             return fn(conn)
 
     def _read(self, fn: Callable[[Connection], T]) -> T:
+        return self._once_more_if_dropped(read_tx, fn)
+
+    def _once_more_if_dropped(
+        self,
+        tx: Callable[[Engine], contextlib.AbstractContextManager[Connection]],
+        fn: Callable[[Connection], T],
+    ) -> T:
+        """``fn`` in a ``tx`` transaction, repeated once on a fresh connection when the server
+        had dropped the pooled one (a restart, or a session it ended while its process was
+        frozen mid-transaction). Only for work that is safe to repeat."""
         try:
-            with read_tx(self.engine) as conn:
+            with tx(self.engine) as conn:
                 return fn(conn)
         except DatabaseError as exc:
-            # A pooled connection the server dropped fails once; a read is safe to repeat.
             if not getattr(exc.__cause__, "connection_invalidated", False):
                 raise
-        with read_tx(self.engine) as conn:
+        with tx(self.engine) as conn:
             return fn(conn)
 
     # --- organisations and tokens ----------------------------------------------------------
@@ -507,8 +516,12 @@ class SqlJobStore(
 
     def heartbeat(self, lease: Lease, progress: float, phase: str) -> HeartbeatReply:
         """Extend the lease and report progress; the reply says lease held / cancel / pause."""
-        reply = self._write(
-            lambda c: lease_ops.heartbeat(c, lease, progress, phase, self.settings.lease_seconds)
+        # Repeatable: it only extends the lease of the token's holder. A worker thawed after
+        # its lease ran out gets the store's answer (lease lost, recorded) rather than an
+        # error on the connection the server ended, which would stop it unrecorded.
+        reply = self._once_more_if_dropped(
+            write_tx,
+            lambda c: lease_ops.heartbeat(c, lease, progress, phase, self.settings.lease_seconds),
         )
         if not reply.lease_held:
             self._fenced(lease, "heartbeat")
