@@ -32,11 +32,13 @@ from unittest import mock
 
 from bench_check import Run, measure, median_run
 from bench_tracks import clip
+from plan_outputs import to_null_device
 
 from kickflow.media import graph
 from kickflow.media.binaries import available_filters, find_ffmpeg
-from kickflow.media.levels import LevelsReader, open_pipe, output_args
+from kickflow.media.levels import LevelsReader, output_args
 from kickflow.media.model import AudioStream, MediaInfo
+from kickflow.media.pipes import open_pipe
 from kickflow.media.probing import ProbeLimits, probe
 
 CURRENT = graph._audio_chains
@@ -81,13 +83,14 @@ def _plan(path: Path, work: Path, in_ffmpeg: bool) -> tuple[MediaInfo, graph.Pla
 def run_ffmpeg(path: Path, work: Path) -> Run:
     _, plan = _plan(path, work, in_ffmpeg=True)
     discard = [a for pad in plan.level_pads.values() for a in ("-map", pad)]
-    return measure([find_ffmpeg().path, *QUIET, *plan.args, *discard, "-f", "null", "-"])
+    picture = to_null_device(plan, samples=False)
+    return measure([find_ffmpeg().path, *QUIET, *plan.args, *picture, *discard, "-f", "null", "-"])
 
 
 def run_numpy(path: Path, work: Path) -> Run:
     """FFmpeg writing each track's samples to a pipe, read here; CPU of both counted."""
     media, plan = _plan(path, work, in_ffmpeg=False)
-    args, readers, fds = list(plan.args), [], []
+    args, readers, fds = [*plan.args, *to_null_device(plan, samples=False)], [], []
     for position, pad in plan.level_pads.items():
         read_end, write_end = open_pipe()
         stream = media.audio[position - 1]

@@ -26,6 +26,7 @@ from pathlib import Path
 from unittest import mock
 
 from bench_check import make_file
+from plan_outputs import to_null_device
 
 from kickflow.media import graph
 from kickflow.media.binaries import available_filters, find_ffmpeg
@@ -52,12 +53,7 @@ def command(ffmpeg: str, path: Path, work: Path, drop: str | None) -> list[str]:
         mock.patch.object(graph, "_video_chains", _without(video, drop or "")),
     ):
         plan = graph.build_plan(media, path, work, options, available_filters(ffmpeg))
-    samples = [
-        a
-        for pad in plan.level_pads.values()
-        for a in ("-map", pad, "-c:a", "pcm_f32le", "-f", "f32le", os.devnull)
-    ]
-    return [ffmpeg, *QUIET, *plan.args, *samples]
+    return [ffmpeg, *QUIET, *plan.args, *to_null_device(plan)]
 
 
 def cpu_s(cmd: list[str]) -> float:

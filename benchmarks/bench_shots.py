@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench_check import Run, make_file, measure, median_run
+from plan_outputs import to_null_device
 
 from kickflow.engine import options_for
 from kickflow.media.binaries import available_filters, find_ffmpeg
@@ -39,7 +40,8 @@ CASES = {
 def plan_cmd(ffmpeg: str, path: Path, work: Path, options: AnalysisOptions) -> list[str]:
     media = probe(path, path.stat().st_size, ProbeLimits())
     plan = build_plan(media, path, work, options, available_filters(ffmpeg))
-    return [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *plan.args]
+    quiet = ["-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
+    return [ffmpeg, *quiet, *plan.args, *to_null_device(plan)]
 
 
 def commands(ffmpeg: str, path: Path, work: Path) -> dict[str, list[str]]:

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from kickflow.media.audio import silence_from
-from kickflow.media.levels import LevelsReader, SilenceRule, open_pipe
+from kickflow.media.levels import LevelsReader, SilenceRule
 from kickflow.media.model import Segment
+from kickflow.media.pipes import open_pipe
 
 
 def _write_all(write_end: int, data: bytes, piece: int) -> threading.Thread:

@@ -160,9 +160,11 @@ def test_plan_has_one_input_and_every_branch() -> None:
     assert {b.name for b in plan.branches} == {
         "loudness", "peaks", "video", "idet",
     }  # fmt: skip
-    # The track's samples leave its graph (for their window levels), not mapped to null.
+    # The track's samples and the reduced picture leave the run raw (for their levels,
+    # measured on pipes), mapped by the analysis: nothing goes to the null output.
     assert plan.level_pads == {1: "[o_levels1]"}
-    assert plan.args[plan.args.index("-map") + 1] == "[o_video]"
+    assert plan.picture_pad == "[o_video]" and plan.picture_format == "yuv420p"
+    assert "-map" not in plan.args and "null" not in plan.args
     assert "[o_levels1]" not in plan.args
     # One graph for the picture and one per audio track (FFmpeg runs graphs in parallel).
     graphs = [plan.args[i + 1] for i, a in enumerate(plan.args) if a == "-filter_complex"]

@@ -12,7 +12,7 @@ from kickflow import __version__
 from kickflow.media.binaries import available_filters, binary_version, find_ffmpeg, find_ffprobe
 
 ANALYSIS_FILTERS = ("ebur128", "astats", "aresample", "blackdetect", "freezedetect",
-                    "signalstats", "idet", "cropdetect")  # fmt: skip
+                    "idet", "cropdetect")  # fmt: skip
 SAMPLE_SECONDS = 30
 
 

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,7 +23,7 @@ from kickflow.errors import FfmpegFailed, FormatRefused
 from kickflow.media.audio import analyse_audio, loudness_from
 from kickflow.media.binaries import available_filters
 from kickflow.media.graph import SAFE_PATH, AnalysisOptions, Plan, build_plan, speech_lead
-from kickflow.media.levels import Levels, LevelsReader, SilenceRule, open_pipe, output_args
+from kickflow.media.levels import Levels, LevelsReader, SilenceRule, output_args
 from kickflow.media.metadata import MetaFrame, parse_metadata_print
 from kickflow.media.model import (
     AudioStream,
@@ -36,6 +36,9 @@ from kickflow.media.model import (
     TrackSpeech,
     VideoAnalysis,
 )
+from kickflow.media.picture import PictureLevels, PictureReader
+from kickflow.media.picture import output_args as picture_output_args
+from kickflow.media.pipes import open_pipe
 from kickflow.media.probing import ProbeLimits, probe
 from kickflow.media.pse import PseFollower
 from kickflow.media.runner import RunLimits, RunResult, StampedLine, run_ffmpeg
@@ -96,9 +99,6 @@ KEYS_USED = {
     "group": ("lavfi.r128.M", "lavfi.r128.S", "lavfi.r128.I", "lavfi.r128.LRA="),
     "music": ("lavfi.aspectralstats.1.flatness", "lavfi.astats.1.RMS_level"),
     "video": ("lavfi.black_", "lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end",
-              "lavfi.signalstats.BRNG", "lavfi.signalstats.YMIN", "lavfi.signalstats.YMAX",
-              "lavfi.signalstats.UMIN", "lavfi.signalstats.UMAX", "lavfi.signalstats.VMIN",
-              "lavfi.signalstats.VMAX",
               "lavfi.cropdetect."),
     "idet": ("lavfi.idet.single.current_frame",),
 }  # fmt: skip
@@ -155,11 +155,13 @@ def measure(
     steps: Steps | None = None,
     pse_follower: PseFollower | None = None,
     levels: Mapping[int, Levels],
+    picture: PictureLevels | None = None,
 ) -> Measurements:
     """Turn the branch files of a finished run into measurements (and listen to its speech).
 
     ``pse_follower`` has screened the PSE cells while the run wrote them (None: no PSE
-    branch); ``levels`` are each track's window levels, measured as the run wrote them."""
+    branch); ``levels`` are each track's window levels and ``picture`` the reduced picture's,
+    measured as the run wrote them."""
     steps = steps or Steps(None, 0)
     vstats, idet = _read(plan, "video"), _read(plan, "idet")
     # Track 1's files are read once: their last frames also give the programme's end.
@@ -170,7 +172,7 @@ def measure(
     steps.step()
     tracks = _tracks(plan, options, first, levels, end_s, steps)
     loudness, audio = (tracks[0].loudness, tracks[0].audio) if tracks else (None, None)
-    video = _video(plan, options, vstats, idet, end_s)
+    video = _video(plan, options, vstats, idet, picture, end_s)
     if plan.video is not None:
         steps.step()
     pse = pse_follower.result() if pse_follower is not None else None
@@ -215,6 +217,7 @@ def _video(
     options: AnalysisOptions,
     stats: list[MetaFrame],
     idet: list[MetaFrame],
+    picture: PictureLevels | None,
     end_s: float,
 ) -> VideoAnalysis | None:
     if plan.video is None or plan.analysis_size is None:
@@ -223,6 +226,7 @@ def _video(
         plan.video,
         stats=stats,
         idet=idet,
+        picture=picture,
         size=plan.analysis_size,
         sample_fps=options.sample_fps,
         end_s=end_s,
@@ -345,11 +349,10 @@ def _analysis_run(
     path: Path,
     limits: RunLimits,
     on_fraction: FractionCallback | None,
-    pipes: Mapping[int, int],
+    taps: Taps,
 ) -> RunResult:
-    """The one decode, its progress filling the fraction from PROBE_SHARE to FFMPEG_SHARE.
-
-    ``pipes``: track position → the write end its samples go to (handed to FFmpeg)."""
+    """The one decode, its progress filling the fraction from PROBE_SHARE to FFMPEG_SHARE;
+    its raw outputs go to the ``taps``' pipes."""
     duration = media.duration_s
 
     def seconds_done(seconds: float) -> None:
@@ -357,13 +360,10 @@ def _analysis_run(
             done = min(1.0, seconds / duration) if duration else 0.0
             on_fraction(PROBE_SHARE + (FFMPEG_SHARE - PROBE_SHARE) * done)
 
-    args = list(plan.args)
-    for position, fd in pipes.items():
-        args += output_args(plan.level_pads[position], fd)
     try:
         return run_ffmpeg(
-            binary, args, limits=limits, duration_s=duration, on_progress=seconds_done,
-            pass_fds=tuple(pipes.values()),
+            binary, [*plan.args, *taps.args], limits=limits, duration_s=duration,
+            on_progress=seconds_done, pass_fds=taps.fds,
         )  # fmt: skip
     except FfmpegFailed as exc:
         if refused_at_open(exc.stderr_tail):
@@ -441,21 +441,21 @@ def analyse(
             leads = {p: speech_lead(media, p) for p in plan.speech_files}
             following.follow(plan.speech_files, leads)
         pse = _pse_follower(plan, options)
-        readers, pipes = _level_readers(media, plan, options)
+        taps = _taps(media, plan, options)
         started = time.monotonic()
         complete = False
         try:
-            result = _analysis_run(binary, plan, media, path, limits, on_fraction, pipes)
+            result = _analysis_run(binary, plan, media, path, limits, on_fraction, taps)
             complete = True
         finally:
             if following is not None:
                 following.written(complete=complete)
             if pse is not None:
                 pse.written(complete=complete)
-            for reader in readers.values():
-                reader.wait()  # FFmpeg has ended: its pipes are closed
+            taps.wait()  # FFmpeg has ended: its pipes are closed
         elapsed = time.monotonic() - started
-        levels = {position: reader.result() for position, reader in readers.items()}
+        levels = {position: reader.result() for position, reader in taps.levels.items()}
+        picture = taps.picture.result() if taps.picture is not None else None
         steps = Steps(on_fraction, steps_of(plan))
         written = _subtitle_run(binary, plan, media, limits, steps)
         return measure(
@@ -468,27 +468,48 @@ def analyse(
             steps=steps,
             pse_follower=pse,
             levels=levels,
+            picture=picture,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _level_readers(
-    media: MediaInfo, plan: Plan, options: AnalysisOptions
-) -> tuple[dict[int, LevelsReader], dict[int, int]]:
-    """A reader per analysed track, measuring its samples from a pipe as the run writes them;
-    and the pipes' write ends, for FFmpeg."""
-    readers, pipes = {}, {}
+@dataclass
+class Taps:
+    """The run's raw outputs, each read from a pipe as the run writes it: every analysed
+    track's samples (its window levels) and the reduced picture (its levels)."""
+
+    levels: dict[int, LevelsReader] = field(default_factory=dict)
+    picture: PictureReader | None = None
+    args: list[str] = field(default_factory=list)  # the outputs, for FFmpeg's command line
+    fds: tuple[int, ...] = ()  # the pipes' write ends, handed to FFmpeg
+
+    def wait(self) -> None:
+        for reader in (*self.levels.values(), *([self.picture] if self.picture else [])):
+            reader.wait()
+
+
+def _taps(media: MediaInfo, plan: Plan, options: AnalysisOptions) -> Taps:
+    """A reader per raw output of the plan, each on its own pipe."""
+    taps, fds = Taps(), []
     rule = SilenceRule(options.silence_threshold_db, options.silence_min_s)
     try:
         for position, stream in enumerate(plan.audio_tracks, 1):
-            read_end, pipes[position] = open_pipe()
+            read_end, write_end = open_pipe()
+            fds.append(write_end)
             lead = speech_lead(media, position)
-            readers[position] = LevelsReader(
+            taps.levels[position] = LevelsReader(
                 read_end, stream.channels, stream.sample_rate, options.window_s, lead, rule
             )
+            taps.args += output_args(plan.level_pads[position], write_end)
+        if plan.picture_pad and plan.picture_format and plan.analysis_size:
+            read_end, write_end = open_pipe()
+            fds.append(write_end)
+            taps.picture = PictureReader(read_end, plan.analysis_size, plan.picture_format)
+            taps.args += picture_output_args(plan.picture_pad, write_end)
     except BaseException:  # out of descriptors, say: the readers so far must see their end
-        for fd in pipes.values():
+        for fd in fds:
             os.close(fd)
         raise
-    return readers, pipes
+    taps.fds = tuple(fds)
+    return taps

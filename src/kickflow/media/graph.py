@@ -21,6 +21,8 @@ from kickflow.media.audio import PEAK_METER, TRUE_PEAK_FILTER, TRUE_PEAK_RATE
 from kickflow.media.levels import chain as levels_chain
 from kickflow.media.model import AudioStream, MediaInfo, VideoStream
 from kickflow.media.music import chain as music_chain
+from kickflow.media.picture import analysed_format
+from kickflow.media.picture import chain_end as picture_chain_end
 from kickflow.media.pse import PseOptions, output_args, pse_chain
 from kickflow.media.timed_outputs import (
     SubtitleOutput,
@@ -35,7 +37,6 @@ from kickflow.media.timed_outputs import (
 
 SAFE_PATH = re.compile(r"^[A-Za-z0-9_./-]+$")
 SAFE_LAYOUT = re.compile(r"^[a-z0-9.]+(\([a-z-]+\))?$")
-YUV_FORMATS = "yuv420p|yuv422p|yuv444p|yuv420p10le|yuv422p10le|yuv444p10le|yuv420p12le"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,10 @@ class Plan:
     subtitle_args: list[str] = field(default_factory=list)  # the demux-only run writing them
     # Track position → the pad its samples leave by (to a pipe: levels.output_args).
     level_pads: dict[int, str] = field(default_factory=dict)
+    # The statistics branch's reduced picture leaves by this pad (picture.output_args), in
+    # this format; None without video.
+    picture_pad: str | None = None
+    picture_format: str | None = None
 
 
 def _even(value: float) -> int:
@@ -152,13 +157,14 @@ def _video_chains(
 ) -> list[tuple[Branch, str]]:
     w, h = analysis_size(v, opt.analysis_width)
     decimate = f"fps={opt.sample_fps}," if opt.sample_fps else ""
-    crop = ",cropdetect=round=2:reset=1" if opt.crop and "cropdetect" in filters else ""
+    crop = "cropdetect=round=2:reset=1," if opt.crop and "cropdetect" in filters else ""
+    # The picture's levels are measured on the frames this branch outputs (media/picture.py).
     stats = (
-        f"{decimate}scale={w}:{h}:flags=area,format=pix_fmts={YUV_FORMATS},"
+        f"{decimate}scale={w}:{h}:flags=area,format=pix_fmts={analysed_format(v)},"
         f"blackdetect=d={opt.black_min_s}:pix_th={opt.black_pixel_threshold}"
         f":pic_th={opt.black_picture_ratio},"
         f"freezedetect=n={opt.freeze_noise}:d={opt.freeze_min_s},"
-        f"signalstats=stat=brng{crop}"
+        f"{crop}{picture_chain_end()}"
     )
     chains = [(Branch("video", work / "video.txt"), stats)]
     if opt.sample_fps:
@@ -196,9 +202,9 @@ def _fan_out(
 
     A graph needs one output. With ``raw`` (a chain and its output pad) the stream itself
     leaves the graph that way (a track's samples for its levels); otherwise the first branch's
-    output is mapped to the null output. Every other branch ends in a null sink, so its
-    frames are not converted and encoded for nothing (with five branches a track, that was a
-    twentieth of the decode's cost).
+    output does (the video statistics' reduced picture, for its levels). Every other branch
+    ends in a null sink, so its frames are not converted and encoded for nothing (with five
+    branches a track, that was a twentieth of the decode's cost).
     """
     sink = "anullsink" if kind == "ametadata" else "nullsink"
     ends = [f"{chain},{_print(kind, branch)}" for branch, chain in chains]
@@ -263,10 +269,9 @@ def build_plan(
         outputs.append(f"[o_{branch.label}]")
         chains_a.append((branch, chain))
     chains_v = _video_chains(video, options, work, filters) if video else []
+    picture_pad = None
     if video:
-        parts, output = _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
-        graph += parts
-        outputs.append(output)
+        graph, picture_pad = _fan_out(f"[0:{video.index}]", "split", chains_v, "metadata")
     branches = tuple(b for b, _ in chains_a + chains_v)
     # PSE and shot changes look at every frame, not the sampled picture: other users of the
     # video stream (decoded once, the frames shared), on one tiny picture between them.
@@ -297,7 +302,8 @@ def build_plan(
     return Plan(
         args, branches, first, video, size, tuple(tracks), skipped, pse_file=pse_file,
         groups=groups, shots_file=shots, speech_files=speech, subtitle_files=subtitles,
-        subtitle_args=subtitle_args, level_pads=level_pads,
+        subtitle_args=subtitle_args, level_pads=level_pads, picture_pad=picture_pad,
+        picture_format=analysed_format(video) if video else None,
     )  # fmt: skip
 
 

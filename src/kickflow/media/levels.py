@@ -18,16 +18,16 @@ CPU time falls by 15 % (4.08 → 3.46 s) and the readers take 0.40 s of that bac
 The pipe carries no timestamps: window ``k`` starts at ``start_s + k * window_s``, the track's
 start in programme time (a gap inside the stream is not seen, as the speech PCM does not see it).
 A reader that fails keeps draining the pipe (so FFmpeg never waits on it) and raises its error
-from :meth:`LevelsReader.result`.
+from :meth:`LevelsReader.result` (media/pipes.py).
 """
 
 from __future__ import annotations
 
 import math
-import os
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from kickflow.media.pipes import PipeReader
 
 if TYPE_CHECKING:
     import numpy as np
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
     Flags = npt.NDArray[np.bool_]
 
 SAMPLE_BYTES = 4  # f32le
-READ_BYTES = 1 << 20
 BATCH_WINDOWS = 10  # windows measured at a time (numpy's per-call cost, spread)
-PIPE_BYTES = 1 << 20  # asked of the kernel for each pipe (its default is 64 KiB)
 WRITE_S = 0.5  # of samples in each write to the pipe
 
 
@@ -55,18 +53,6 @@ def chain(sample_rate: int) -> str:
 def output_args(pad: str, fd: int) -> list[str]:
     """The track's samples as a raw output of the run, written to the pipe ``fd``."""
     return ["-map", pad, "-c:a", "pcm_f32le", "-f", "f32le", f"pipe:{fd}"]
-
-
-def open_pipe() -> tuple[int, int]:
-    """A pipe for one track's PCM: (read end, write end), the write end for FFmpeg."""
-    read_end, write_end = os.pipe()
-    try:
-        import fcntl
-
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, AttributeError, OSError):  # not Linux, or over the system's maximum
-        pass
-    return read_end, write_end
 
 
 @dataclass(frozen=True)
@@ -164,7 +150,7 @@ def _db(linear: float) -> float:
     return 20 * math.log10(linear) if linear > 0 else -math.inf
 
 
-class LevelsReader:
+class LevelsReader(PipeReader):
     """Reads one track's PCM from the run's pipe on a thread, measuring it as it comes."""
 
     def __init__(
@@ -193,35 +179,8 @@ class LevelsReader:
         self._diffs: list[Array] = []
         self._sums = [0.0] * self.channels  # for the DC offset
         self._samples = 0
-        self._error: Exception | None = None
-        self._thread = threading.Thread(
-            target=self._read, args=(read_end,), name="levels-reader", daemon=True
-        )
-        self._thread.start()
-
-    def _read(self, read_end: int) -> None:
-        unit = self.window * self.channels * SAMPLE_BYTES
-        pending = bytearray()
-        with os.fdopen(read_end, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(READ_BYTES):
-                if self._error is not None:
-                    continue  # drain: FFmpeg must never wait on a reader that gave up
-                pending += chunk
-                whole = len(pending) // unit
-                if whole >= BATCH_WINDOWS:
-                    self._measure_safely(pending, whole * unit)
-            frame = self.channels * SAMPLE_BYTES
-            if self._error is None and len(pending) >= frame:
-                self._measure_safely(pending, len(pending) // frame * frame)
-
-    def _measure_safely(self, pending: bytearray, size: int) -> None:
-        data = bytes(pending[:size])  # a copy: numpy's view must not pin the buffer
-        del pending[:size]
-        try:
-            self._measure(data)
-        except Exception as exc:  # handed to the caller of result()
-            self._error = exc
-            pending.clear()
+        frame = self.channels * SAMPLE_BYTES
+        super().__init__(read_end, self.window * frame, BATCH_WINDOWS, frame, "levels-reader")
 
     def _measure(self, data: bytes) -> None:
         import numpy as np  # here, not at import: the CLI's start-up stays short
@@ -255,17 +214,11 @@ class LevelsReader:
             difference = np.add.reduceat(np.square(left - right), starts) / counts[:, 0]
             self._diffs.append(np.sqrt(difference))
 
-    def wait(self) -> None:
-        """Until the pipe has ended (FFmpeg exited) and everything in it is measured."""
-        self._thread.join()
-
     def result(self) -> Levels:
         """The measurements of everything the run wrote (call after the run has ended)."""
         import numpy as np
 
-        self.wait()
-        if self._error is not None:
-            raise self._error
+        self._finished()
 
         def joined(parts: list[Array], shape: tuple[int, ...]) -> Array:
             return np.concatenate(parts) if parts else np.zeros(shape)

@@ -7,26 +7,26 @@ from collections.abc import Sequence
 
 from kickflow.media.metadata import MetaFrame, detector_segments, median, merge_times
 from kickflow.media.model import CropArea, LevelSample, Segment, VideoAnalysis, VideoStream
+from kickflow.media.picture import PictureLevels
 
 INTERLACED_SHARE = 0.75  # share of idet's verdicts in a 1 s bucket that must agree
 MIN_INTERLACED_S = 2.0  # a lone second is noise
 FREEZE_KEYS = ("lavfi.freezedetect.freeze_start", "lavfi.freezedetect.freeze_end")
 
 
-def levels_from(frames: Sequence[MetaFrame]) -> list[LevelSample]:
-    """Per analysed frame: share outside broadcast range (BRNG), the Y, Cb and Cr extremes."""
+def levels_from(frames: Sequence[MetaFrame], picture: PictureLevels | None) -> list[LevelSample]:
+    """Per analysed frame: share outside broadcast range (BRNG), the Y, Cb and Cr extremes.
+
+    The ``k``-th measured frame is the ``k``-th frame the statistics branch printed (every
+    frame is marked, so each is printed): its time is the print's."""
+    if picture is None:
+        return []
     samples = []
-    for f in frames:
-        brng = f.number("lavfi.signalstats.BRNG")
-        y_min = f.number("lavfi.signalstats.YMIN")
-        y_max = f.number("lavfi.signalstats.YMAX")
-        if brng is not None and y_min is not None and y_max is not None:
-            chroma = {
-                f"{c.lower()}_{end.lower()}": f.number(f"lavfi.signalstats.{c}{end}")
-                for c in "UV"
-                for end in ("MIN", "MAX")
-            }
-            samples.append(LevelSample(round(f.t, 3), round(brng, 5), y_min, y_max, **chroma))
+    for f, row in zip(frames, picture.rows.tolist(), strict=False):
+        y_min, y_max, u_min, u_max, v_min, v_max, share = row
+        samples.append(
+            LevelSample(round(f.t, 3), round(share, 5), y_min, y_max, u_min, u_max, v_min, v_max)
+        )
     return samples
 
 
@@ -90,6 +90,7 @@ def analyse_video(
     *,
     stats: Sequence[MetaFrame],
     idet: Sequence[MetaFrame],
+    picture: PictureLevels | None,
     size: tuple[int, int],
     sample_fps: float | None,
     end_s: float,
@@ -103,11 +104,11 @@ def analyse_video(
         stream_index=stream.index,
         width=stream.width,
         height=stream.height,
-        bit_depth=stream.bit_depth or 8,
+        bit_depth=picture.bits if picture is not None else stream.bit_depth or 8,
         sample_fps=sample_fps,
         black=tuple(black),
         freeze=tuple(freezes_outside_black(freeze, black)),
-        levels=tuple(levels_from(stats)),
+        levels=tuple(levels_from(stats, picture)),
         interlaced=tuple(interlaced),
         interlace_counts=counts,
         crop=crop_from(stats, black, scale),
