@@ -283,7 +283,11 @@ def build_plan(
         graph.append(f"[0:{video.index}]{pse_chain()}[o_pse]")
     speech = _speech_files(media, options, work)
     audio_graphs += [speech_graph(media.audio[p - 1], p) for p in speech]
-    args = safe_input(source, media.format_name, max_pixels)
+    # Each graph runs in a thread of its own; slice threads inside one (FFmpeg's default: a
+    # pool per graph, as many as there are cores) cost more in hand-offs than they save on
+    # these small pictures: on 1-min 1080p25, 4 % of the run's CPU time and 4 % (11 % when
+    # frame-accurate) of its wall time, the decoder keeping every core busy anyway.
+    args = ["-filter_complex_threads", "1", *safe_input(source, media.format_name, max_pixels)]
     for each in (";".join(graph), *audio_graphs):
         args += ["-filter_complex", each] if each else []
     for output in outputs:
