@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 
+from kickflow.media import levels, picture
 from kickflow.media.graph import Plan
 
 
 def to_null_device(plan: Plan, *, samples: bool = True) -> list[str]:
-    """Output arguments for the plan's raw outputs (``samples=False``: the picture only)."""
-    args = []
-    if samples:
-        for pad in plan.level_pads.values():
-            args += ["-map", pad, "-c:a", "pcm_f32le", "-f", "f32le", os.devnull]
+    """Output arguments for the plan's raw outputs (``samples=False``: the picture only): the
+    real check's, with the null device in place of each pipe."""
+    outputs = [levels.output_args(pad, 0) for pad in plan.level_pads.values()] if samples else []
     if plan.picture_pad is not None:
-        args += ["-map", plan.picture_pad, "-fps_mode", "passthrough", "-c:v", "rawvideo",
-                 "-f", "rawvideo", os.devnull]  # fmt: skip
-    return args
+        outputs.append(picture.output_args(plan.picture_pad, 0))
+    return [arg for args in outputs for arg in (*args[:-1], os.devnull)]

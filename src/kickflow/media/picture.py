@@ -66,10 +66,6 @@ def analysed_format(video: VideoStream) -> str:
     return f"yuv{chroma}p10le"
 
 
-def bits_of(pix_fmt: str) -> int:
-    return FORMATS[pix_fmt][0]
-
-
 def chain_end() -> str:
     """What the statistics branch ends with so that its print has a line for every frame."""
     return f"metadata=mode=add:key={MARK}:value=1"
