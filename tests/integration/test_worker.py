@@ -49,8 +49,15 @@ def ffmpeg_pids(marker: str) -> list[int]:
 
 @pytest.fixture(scope="session")
 def long_clip(make_media: MediaFactory) -> Path:
-    """300 s of 640x360: about 8 s of analysis here, with steadily moving progress."""
+    """300 s of 640x360: about 6 s of analysis here, with steadily moving progress."""
     return make_media("long-640x360-300s.mp4", LONG_ARGS)
+
+
+@pytest.fixture
+def longer_clip(make_media: MediaFactory) -> Path:
+    """540 s of 640x360: about 10 s of analysis here, well over twice a 3-s stuck_after."""
+    args = [("540" if a == "300" else a) for a in LONG_ARGS]
+    return make_media("long-640x360-540s.mp4", args)
 
 
 @pytest.fixture
@@ -113,7 +120,7 @@ def test_file_over_the_size_limit_fails_permanently(
 
 
 def test_long_healthy_job_outlives_stuck_after_and_completes(
-    job_settings: Settings, store: JobStore, run_worker: Callable[..., Worker], long_clip: Path
+    job_settings: Settings, store: JobStore, run_worker: Callable[..., Worker], longer_clip: Path
 ) -> None:
     # Progress reaches the database every 0.5 s, while FFmpeg runs and after it (probing,
     # reading each branch's output and judging move it on too); FFmpeg's own progress can
@@ -121,7 +128,7 @@ def test_long_healthy_job_outlives_stuck_after_and_completes(
     # runs more than twice as long.
     settings = job_settings.model_copy(update={"stuck_after_seconds": 3.0, "lease_seconds": 6.0})
     org = store.ensure_org()
-    job = submit(store, org, long_clip)
+    job = submit(store, org, longer_clip)
     started = time.monotonic()
     run_worker(settings)
     wait_for("completion", lambda: store.get(org, job.id).terminal, timeout=90)
