@@ -6,13 +6,20 @@ decode floor (``ffmpeg -i F -f null -``, same binary, every stream decoded), ``k
 with the dubbing profile, their ratio, and peak RSS of each — the curve shows whether memory
 and time stay flat with the track count.
 
-    .venv/bin/python benchmarks/bench_tracks.py [--tracks 1 3 8] [--seconds 20]
+    .venv/bin/python benchmarks/bench_tracks.py [--tracks 1 3 8] [--seconds 20] [--runs 3]
+        [--against DIR]
+
+Each measurement runs ``--runs`` times, alternating, and the medians are printed (one run on a
+shared machine can be 15 % off). ``--against DIR`` also runs the check of another checkout
+(``git worktree add DIR <commit>``) in the same rotation: a change and what came before it,
+measured side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -60,23 +67,48 @@ def clip(ffmpeg: str, tracks: int, seconds: int) -> Path:
     return target
 
 
+def check_cmd(path: Path, tree: Path | None) -> list[str]:
+    """``kickflow check`` with the dubbing profile, of this checkout or of the one at ``tree``."""
+    cmd = [sys.executable, "-m", "kickflow", "check", str(path), "--profile", "dubbing"]
+    return cmd if tree is None else ["env", f"PYTHONPATH={tree.resolve() / 'src'}", *cmd]
+
+
+def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median wall time and the largest peak RSS of repeated runs."""
+    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tracks", type=int, nargs="+", default=[1, 3, 8])
     parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--against", type=Path, help="another checkout whose check runs too")
     opts = parser.parse_args()
     ffmpeg = find_ffmpeg().path
-    kickflow = str(Path(sys.executable).with_name("kickflow"))
-    print(f"{'tracks':>6} {'decode s':>9} {'check s':>8} {'ratio':>6} {'dec MB':>7} {'chk MB':>7}")
+    header = f"{'tracks':>6} {'decode s':>9} {'check s':>8} {'ratio':>6} {'dec MB':>7}"
+    header += f" {'chk MB':>7}"
+    if opts.against is not None:
+        header += f" {'before s':>9} {'ratio':>6} {'bef MB':>7}"
+    print(header)
     for tracks in opts.tracks:
         path = clip(ffmpeg, tracks, opts.seconds)
-        floor, floor_mb = measure([ffmpeg, "-nostdin", "-i", str(path), "-map", "0",
-                                   "-f", "null", "-"])  # fmt: skip
-        check, check_mb = measure([kickflow, "check", str(path), "--profile", "dubbing"])
-        print(
+        floors, checks, befores = [], [], []
+        for _ in range(max(1, opts.runs)):
+            floors.append(measure([ffmpeg, "-nostdin", "-i", str(path), "-map", "0",
+                                   "-f", "null", "-"]))  # fmt: skip
+            checks.append(measure(check_cmd(path, None)))
+            if opts.against is not None:
+                befores.append(measure(check_cmd(path, opts.against)))
+        (floor, floor_mb), (check, check_mb) = medians(floors), medians(checks)
+        line = (
             f"{tracks:>6} {floor:>9.2f} {check:>8.2f} {check / floor:>6.2f} "
             f"{floor_mb:>7.0f} {check_mb:>7.0f}"
         )
+        if befores:
+            before, before_mb = medians(befores)
+            line += f" {before:>9.2f} {before / floor:>6.2f} {before_mb:>7.0f}"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

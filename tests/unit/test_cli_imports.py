@@ -74,12 +74,13 @@ def hook(event, args):
         events.append(args[0])
 sys.addaudithook(hook)
 sys.argv = ["kickflow", *sys.argv[1:]]
+import atexit
+atexit.register(lambda: print(events))  # a check ends by exit_now, which runs these
 from kickflow.cli.entry import run
 try:
     run()
 except SystemExit:
     pass
-print(events)
 """
 
 
@@ -96,8 +97,27 @@ def test_a_check_starts_its_probe_child_before_the_clis_imports(
 ) -> None:
     done = subprocess.run(
         [sys.executable, "-c", ORDER, *argv], capture_output=True, text=True, timeout=120,
-        check=True,
+        check=False,
     )  # fmt: skip
+    assert done.returncode == (2 if argv[1:] == ["missing.mp4"] else 0)  # no such file
     events = ast.literal_eval(done.stdout.strip().splitlines()[-1])
     assert events[: len(first)] == first
     assert events.count("probe child") == (argv[1] != "--help")
+
+
+EXIT_NOW = """
+import atexit, sys
+from kickflow.cli.entry import exit_now
+atexit.register(lambda: print("exit handler ran"))
+sys.stdout.write("report, still buffered")
+exit_now(3)
+"""
+
+
+def test_exit_now_runs_the_exit_handlers_and_flushes_before_ending() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_NOW], capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 3
+    assert done.stdout == "report, still bufferedexit handler ran\n"

@@ -180,7 +180,7 @@ def test_plan_has_one_input_and_every_branch() -> None:
     # One loudness meter; true peaks after 4× interpolation, sample peaks from the statistics.
     assert "ebur128=metadata=1,ametadata=mode=print" in graph
     assert (
-        "aresample=192000:filter_size=12,aformat=sample_fmts=fltp|dblp,asetnsamples=n=192000:p=0"
+        "aresample=192000:filter_size=12,aformat=sample_fmts=fltp|dblp,asetnsamples=n=19200:p=0"
         in graph
     )
     assert graph.count("ebur128") == 1
