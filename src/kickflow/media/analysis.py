@@ -38,7 +38,7 @@ from kickflow.media.model import (
 )
 from kickflow.media.picture import PictureLevels, PictureReader
 from kickflow.media.picture import output_args as picture_output_args
-from kickflow.media.pipes import open_pipe
+from kickflow.media.pipes import PipeGroup, open_pipe
 from kickflow.media.probing import ProbeLimits, probe
 from kickflow.media.pse import PseFollower
 from kickflow.media.runner import RunLimits, RunResult, StampedLine, run_ffmpeg
@@ -490,8 +490,8 @@ class Taps:
 
 
 def _taps(media: MediaInfo, plan: Plan, options: AnalysisOptions) -> Taps:
-    """A reader per raw output of the plan, each on its own pipe."""
-    taps, fds = Taps(), []
+    """A reader per raw output of the plan, each on its own pipe, all read by one thread."""
+    taps, fds, group = Taps(), [], PipeGroup()
     rule = SilenceRule(options.silence_threshold_db, options.silence_min_s)
     try:
         for position, stream in enumerate(plan.audio_tracks, 1):
@@ -499,17 +499,19 @@ def _taps(media: MediaInfo, plan: Plan, options: AnalysisOptions) -> Taps:
             fds.append(write_end)
             lead = speech_lead(media, position)
             taps.levels[position] = LevelsReader(
-                read_end, stream.channels, stream.sample_rate, options.window_s, lead, rule
+                read_end, stream.channels, stream.sample_rate, options.window_s, lead, rule, group
             )
             taps.args += output_args(plan.level_pads[position], write_end)
         if plan.picture_pad and plan.picture_format and plan.analysis_size:
             read_end, write_end = open_pipe()
             fds.append(write_end)
-            taps.picture = PictureReader(read_end, plan.analysis_size, plan.picture_format)
+            taps.picture = PictureReader(read_end, plan.analysis_size, plan.picture_format, group)
             taps.args += picture_output_args(plan.picture_pad, write_end)
     except BaseException:  # out of descriptors, say: the readers so far must see their end
         for fd in fds:
             os.close(fd)
         raise
+    finally:
+        group.start()
     taps.fds = tuple(fds)
     return taps

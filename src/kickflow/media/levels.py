@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kickflow.media.pipes import PipeReader
+from kickflow.media.pipes import PipeGroup, PipeReader
 
 if TYPE_CHECKING:
     import numpy as np
@@ -151,7 +151,8 @@ def _db(linear: float) -> float:
 
 
 class LevelsReader(PipeReader):
-    """Reads one track's PCM from the run's pipe on a thread, measuring it as it comes."""
+    """Measures one track's PCM as it comes from the run's pipe (read by ``group``'s thread,
+    or by a thread of its own)."""
 
     def __init__(
         self,
@@ -161,6 +162,7 @@ class LevelsReader(PipeReader):
         window_s: float,
         start_s: float,
         silence: SilenceRule | None = None,
+        group: PipeGroup | None = None,
     ) -> None:
         self.channels = max(1, channels)
         self.sample_rate = max(1, sample_rate)
@@ -180,7 +182,7 @@ class LevelsReader(PipeReader):
         self._sums = [0.0] * self.channels  # for the DC offset
         self._samples = 0
         frame = self.channels * SAMPLE_BYTES
-        super().__init__(read_end, self.window * frame, BATCH_WINDOWS, frame, "levels-reader")
+        super().__init__(read_end, self.window * frame, BATCH_WINDOWS, frame, group)
 
     def _measure(self, data: bytes) -> None:
         import numpy as np  # here, not at import: the CLI's start-up stays short

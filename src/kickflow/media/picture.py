@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kickflow.media.model import VideoStream
-from kickflow.media.pipes import PipeReader
+from kickflow.media.pipes import PipeGroup, PipeReader
 
 if TYPE_CHECKING:
     import numpy as np
@@ -91,9 +91,12 @@ class PictureLevels:
 
 
 class PictureReader(PipeReader):
-    """Reads the reduced picture's frames from the run's pipe on a thread, measuring each."""
+    """Measures the reduced picture's frames as they come from the run's pipe (read by
+    ``group``'s thread, or by a thread of its own)."""
 
-    def __init__(self, read_end: int, size: tuple[int, int], pix_fmt: str) -> None:
+    def __init__(
+        self, read_end: int, size: tuple[int, int], pix_fmt: str, group: PipeGroup | None = None
+    ) -> None:
         self.width, self.height = size
         self.bits, self._xsub, self._ysub = FORMATS[pix_fmt]
         if self.width % (1 << self._xsub) or self.height % (1 << self._ysub):
@@ -104,7 +107,7 @@ class PictureReader(PipeReader):
         self._plane_sizes = (luma, chroma)
         self._rows: list[Array] = []
         frame = (luma + 2 * chroma) * (1 if self.bits == 8 else 2)
-        super().__init__(read_end, frame, BATCH_FRAMES, frame, "picture-reader")
+        super().__init__(read_end, frame, BATCH_FRAMES, frame, group)
 
     def _measure(self, data: bytes) -> None:
         import numpy as np
