@@ -5,10 +5,12 @@ Generates (and caches) 1080p25 H.264 + stereo AAC files, then measures in one ru
   (b) ``kickflow check F`` with every check;
   (c) the naive way: one FFmpeg pass per analysis filter.
 Prints wall time, CPU time and peak RSS of each, and the ratios b/a and c/b; then peak RSS of
-(b) on a short and a long file, to show memory stays flat with length.
+(b) on a short and a long file, to show memory stays flat with length. ``--clip-tracks N`` also
+measures, the same way, a 20-s clip with N audio tracks checked with the dubbing profile
+(benchmarks/bench_tracks.py makes it; its decode floor decodes every stream).
 
     .venv/bin/python benchmarks/bench_check.py [--minutes 10] [--short-minutes 2] [--skip-naive]
-        [--runs 3] [--against DIR]
+        [--runs 3] [--against DIR] [--clip-tracks 3]
 
 (a) and (b) run ``--runs`` times each, alternating, and the medians are compared: on a shared
 machine one run of either can be 15 % off. ``--against DIR`` also runs the check of another
@@ -26,6 +28,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench_tracks import clip
 
 from kickflow.media.binaries import find_ffmpeg
 
@@ -99,9 +103,10 @@ def make_file(ffmpeg: str, minutes: float) -> Path:
     return target
 
 
-def kickflow_cmd(path: Path, tree: Path | None = None) -> list[str]:
+def kickflow_cmd(path: Path, tree: Path | None = None, profile: str = "ebu-r128") -> list[str]:
     """``kickflow check`` of this checkout, or of the one at ``tree`` (its ``src`` first)."""
     cmd = [sys.executable, "-m", "kickflow", "check", str(path), "--json", os.devnull]
+    cmd += ["--profile", profile]
     if tree is None:
         return cmd
     return ["env", f"PYTHONPATH={tree.resolve() / 'src'}", *cmd]
@@ -121,6 +126,31 @@ def row(name: str, run: Run) -> str:
     return f"{name:<34} {run.wall_s:9.1f} {run.cpu_s:9.1f} {run.peak_rss_mb:10.0f}"
 
 
+def compare(
+    ffmpeg: str, path: Path, runs: int, against: Path | None, profile: str, every_stream: bool
+) -> tuple[Run, Run]:
+    """Decode floor and check of ``path``, alternating, medians printed; (floor, check)."""
+    decode_cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    decode_cmd += [*(["-map", "0"] if every_stream else []), "-f", "null", "-"]
+    decodes, checks, earlier = [], [], []
+    for _ in range(max(1, runs)):
+        decodes.append(measure(decode_cmd))
+        checks.append(measure(kickflow_cmd(path, profile=profile)))
+        if against is not None:
+            earlier.append(measure(kickflow_cmd(path, against, profile)))
+    decode, check = median_run(decodes), median_run(checks)
+    print(f"{'file: ' + path.name:<34} {'wall s':>9} {'cpu s':>9} {'peak MB':>10}")
+    print(row("(a) decode only", decode))
+    print(row(f"(b) kickflow check -p {profile}", check))
+    print(f"b/a wall {check.wall_s / decode.wall_s:.2f}   cpu {check.cpu_s / decode.cpu_s:.2f}")
+    if against is not None:
+        before = median_run(earlier)
+        print(row(f"(b') check of {against.name}", before))
+        wall, cpu = before.wall_s / decode.wall_s, before.cpu_s / decode.cpu_s
+        print(f"b'/a wall {wall:.2f}   cpu {cpu:.2f}")
+    return decode, check
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
@@ -128,27 +158,17 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--against", type=Path, help="another checkout whose check runs too")
+    parser.add_argument("--clip-tracks", type=int, default=0, help="also a 20-s clip, N tracks")
     args = parser.parse_args()
     ffmpeg = find_ffmpeg().path
+    if args.clip_tracks:
+        compare(ffmpeg, clip(ffmpeg, args.clip_tracks, 20), args.runs, args.against, "dubbing",
+                every_stream=True)  # fmt: skip
+    if args.minutes <= 0:
+        return
     long_file = make_file(ffmpeg, args.minutes)
     short_file = make_file(ffmpeg, args.short_minutes)
-    decodes, checks, earlier = [], [], []
-    for _ in range(max(1, args.runs)):
-        decodes.append(measure([ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                                "-i", str(long_file), "-f", "null", "-"]))  # fmt: skip
-        checks.append(measure(kickflow_cmd(long_file)))
-        if args.against is not None:
-            earlier.append(measure(kickflow_cmd(long_file, args.against)))
-    decode, check = median_run(decodes), median_run(checks)
-    print(f"{'file: ' + long_file.name:<34} {'wall s':>9} {'cpu s':>9} {'peak MB':>10}")
-    print(row("(a) decode only", decode))
-    print(row("(b) kickflow check", check))
-    print(f"b/a wall {check.wall_s / decode.wall_s:.2f}   cpu {check.cpu_s / decode.cpu_s:.2f}")
-    if earlier:
-        before = median_run(earlier)
-        print(row(f"(b') check of {args.against.name}", before))
-        wall, cpu = before.wall_s / decode.wall_s, before.cpu_s / decode.cpu_s
-        print(f"b'/a wall {wall:.2f}   cpu {cpu:.2f}")
+    _, check = compare(ffmpeg, long_file, args.runs, args.against, "ebu-r128", every_stream=False)
     if not args.skip_naive:
         slow = naive(ffmpeg, long_file)
         print(row("(c) one pass per analysis", slow))
