@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import queue
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ from kickflow.media.metadata import (
     subtract,
 )
 from kickflow.media.model import AudioStream, MediaInfo, Segment, VideoStream
-from kickflow.media.runner import parse_progress_block, processed_seconds
+from kickflow.media.runner import _pump, parse_progress_block, processed_seconds
 from kickflow.media.video import freezes_outside_black, interlace_from
 
 EBUR128_SAMPLE = """\
@@ -192,3 +194,12 @@ def test_plan_refuses_paths_that_would_break_the_graph() -> None:
     media = MediaInfo("x.mp4", 1, "mp4", 10.0, None, (_video(),))
     with pytest.raises(ValueError, match="unsafe"):
         build_plan(media, Path("/in/x.mp4"), Path("/tmp/a:b"), AnalysisOptions(), frozenset())
+
+
+def test_the_log_pump_ends_quietly_when_its_stream_is_closed_under_it() -> None:
+    # run_ffmpeg closes FFmpeg's stderr when it gives a run up; the pump thread may be reading.
+    lines: queue.Queue[str | None] = queue.Queue()
+    stream = io.StringIO("frame=1\nframe=2\n")
+    stream.close()
+    _pump(stream, lines)
+    assert lines.get_nowait() is None and lines.empty()

@@ -109,9 +109,13 @@ def limit_memory(max_memory_mb: int) -> Callable[[], None] | None:
 
 
 def _pump(stream: IO[str], sink: queue.Queue[str | None]) -> None:
-    for line in stream:
-        sink.put(line.rstrip("\n"))
-    sink.put(None)
+    try:
+        for line in stream:
+            sink.put(line.rstrip("\n"))
+    except (ValueError, OSError):  # closed under it: the run was given up (run_ffmpeg)
+        pass
+    finally:
+        sink.put(None)
 
 
 class _Watch:
