@@ -1,6 +1,6 @@
 """Benchmark: the audio branches' cost, window levels and silences in FFmpeg or in numpy.
 
-For clips with 1, 3 and 8 audio tracks (bench_tracks.py's cached 20-s 1080p25 files), runs the
+For clips with 1, 3 and 8 audio tracks (bench_check.clip's cached 20-s files), runs the
 one-pass analysis graph two ways, alternating, and the decode floor (``ffmpeg -i F -map 0
 -f null -``, same binary); prints the median wall and CPU time and the ratio to the floor:
 
@@ -30,8 +30,7 @@ import time
 from pathlib import Path
 from unittest import mock
 
-from bench_check import Run, measure, median_run
-from bench_tracks import clip
+from bench_check import Run, clip, measure, median_run
 from plan_outputs import to_null_device
 
 from kickflow.media import graph

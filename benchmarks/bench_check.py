@@ -7,7 +7,7 @@ Generates (and caches) 1080p25 H.264 + stereo AAC files, then measures in one ru
 Prints wall time, CPU time and peak RSS of each, and the ratios b/a and c/b; then peak RSS of
 (b) on a short and a long file, to show memory stays flat with length. ``--clip-tracks N`` also
 measures, the same way, a 20-s clip with N audio tracks checked with the dubbing profile
-(benchmarks/bench_tracks.py makes it; its decode floor decodes every stream).
+(``clip``, also used by benchmarks/bench_tracks.py; its decode floor decodes every stream).
 
     .venv/bin/python benchmarks/bench_check.py [--minutes 10] [--short-minutes 2] [--skip-naive]
         [--runs 3] [--against DIR] [--clip-tracks 3]
@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_tracks import clip
-
 from kickflow.media.binaries import find_ffmpeg
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 TONES = "0.1*sin(2*PI*440*t)|0.1*sin(2*PI*660*t)"
+STEREO = "aevalsrc=0.1*sin(2*PI*{f}*t)|0.1*sin(2*PI*{g}*t):s=48000"
+SURROUND = "aevalsrc=" + "|".join(["0.05*sin(2*PI*{f}*t)"] * 6) + ":s=48000:c=5.1"
 NAIVE_FILTERS = [
     ("-af", "ebur128=peak=true"),
     ("-af", "silencedetect=n=-60dB:d=1"),
@@ -103,6 +103,36 @@ def make_file(ffmpeg: str, minutes: float) -> Path:
     return target
 
 
+def _ffmpeg(ffmpeg: str, args: list[str]) -> None:
+    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def clip(ffmpeg: str, tracks: int, seconds: int) -> Path:
+    """The cached clip with ``tracks`` audio tracks."""
+    CACHE.mkdir(exist_ok=True)
+    video = CACHE / f"tracks-video-{seconds}s.mp4"
+    if not video.exists():
+        src = f"testsrc2=size=1920x1080:rate=25:d={seconds}"
+        _ffmpeg(ffmpeg, ["-f", "lavfi", "-i", src, "-c:v", "libx264", "-preset", "veryfast",
+                         "-pix_fmt", "yuv420p", str(video)])  # fmt: skip
+    target = CACHE / f"tracks-{tracks}-{seconds}s.mp4"
+    if target.exists():
+        return target
+    args = ["-i", str(video)]
+    for n in range(tracks):
+        wave = (SURROUND if n % 3 == 1 else STEREO).format(f=300 + 50 * n, g=330 + 50 * n)
+        args += ["-f", "lavfi", "-i", f"{wave}:d={seconds}"]
+    args += ["-map", "0:v"] + [a for n in range(tracks) for a in ("-map", str(n + 1))]
+    _ffmpeg(ffmpeg, [*args, "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", str(target)])
+    return target
+
+
+def decode_cmd(ffmpeg: str, path: Path, every_stream: bool) -> list[str]:
+    """The floor: decode ``path`` to nothing (its first video and audio, or every stream)."""
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    return [*cmd, *(["-map", "0"] if every_stream else []), "-f", "null", "-"]
+
+
 def kickflow_cmd(path: Path, tree: Path | None = None, profile: str = "ebu-r128") -> list[str]:
     """``kickflow check`` of this checkout, or of the one at ``tree`` (its ``src`` first)."""
     cmd = [sys.executable, "-m", "kickflow", "check", str(path), "--json", os.devnull]
@@ -130,11 +160,10 @@ def compare(
     ffmpeg: str, path: Path, runs: int, against: Path | None, profile: str, every_stream: bool
 ) -> tuple[Run, Run]:
     """Decode floor and check of ``path``, alternating, medians printed; (floor, check)."""
-    decode_cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
-    decode_cmd += [*(["-map", "0"] if every_stream else []), "-f", "null", "-"]
+    floor = decode_cmd(ffmpeg, path, every_stream)
     decodes, checks, earlier = [], [], []
     for _ in range(max(1, runs)):
-        decodes.append(measure(decode_cmd))
+        decodes.append(measure(floor))
         checks.append(measure(kickflow_cmd(path, profile=profile)))
         if against is not None:
             earlier.append(measure(kickflow_cmd(path, against, profile)))

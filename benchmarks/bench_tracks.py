@@ -18,64 +18,11 @@ measured side by side.
 from __future__ import annotations
 
 import argparse
-import os
-import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
+from bench_check import clip, decode_cmd, kickflow_cmd, measure, median_run
+
 from kickflow.media.binaries import find_ffmpeg
-
-CACHE = Path(__file__).resolve().parent / ".cache"
-STEREO = "aevalsrc=0.1*sin(2*PI*{f}*t)|0.1*sin(2*PI*{g}*t):s=48000"
-SURROUND = "aevalsrc=" + "|".join(["0.05*sin(2*PI*{f}*t)"] * 6) + ":s=48000:c=5.1"
-
-
-def measure(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one command, children included."""
-    started = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):  # 1 = the file failed QC: fine here
-        sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
-
-
-def _ffmpeg(ffmpeg: str, args: list[str]) -> None:
-    subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-y", *args], check=True)
-
-
-def clip(ffmpeg: str, tracks: int, seconds: int) -> Path:
-    """The cached clip with ``tracks`` audio tracks."""
-    CACHE.mkdir(exist_ok=True)
-    video = CACHE / f"tracks-video-{seconds}s.mp4"
-    if not video.exists():
-        src = f"testsrc2=size=1920x1080:rate=25:d={seconds}"
-        _ffmpeg(ffmpeg, ["-f", "lavfi", "-i", src, "-c:v", "libx264", "-preset", "veryfast",
-                         "-pix_fmt", "yuv420p", str(video)])  # fmt: skip
-    target = CACHE / f"tracks-{tracks}-{seconds}s.mp4"
-    if target.exists():
-        return target
-    args = ["-i", str(video)]
-    for n in range(tracks):
-        wave = (SURROUND if n % 3 == 1 else STEREO).format(f=300 + 50 * n, g=330 + 50 * n)
-        args += ["-f", "lavfi", "-i", f"{wave}:d={seconds}"]
-    args += ["-map", "0:v"] + [a for n in range(tracks) for a in ("-map", str(n + 1))]
-    _ffmpeg(ffmpeg, [*args, "-c:v", "copy", "-c:a", "aac", "-b:a", "192k", str(target)])
-    return target
-
-
-def check_cmd(path: Path, tree: Path | None) -> list[str]:
-    """``kickflow check`` with the dubbing profile, of this checkout or of the one at ``tree``."""
-    cmd = [sys.executable, "-m", "kickflow", "check", str(path), "--profile", "dubbing"]
-    return cmd if tree is None else ["env", f"PYTHONPATH={tree.resolve() / 'src'}", *cmd]
-
-
-def medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
-    """The median wall time and the largest peak RSS of repeated runs."""
-    return statistics.median(r[0] for r in runs), max(r[1] for r in runs)
 
 
 def main() -> None:
@@ -95,19 +42,22 @@ def main() -> None:
         path = clip(ffmpeg, tracks, opts.seconds)
         floors, checks, befores = [], [], []
         for _ in range(max(1, opts.runs)):
-            floors.append(measure([ffmpeg, "-nostdin", "-i", str(path), "-map", "0",
-                                   "-f", "null", "-"]))  # fmt: skip
-            checks.append(measure(check_cmd(path, None)))
+            floors.append(measure(decode_cmd(ffmpeg, path, every_stream=True)))
+            checks.append(measure(kickflow_cmd(path, profile="dubbing")))
             if opts.against is not None:
-                befores.append(measure(check_cmd(path, opts.against)))
-        (floor, floor_mb), (check, check_mb) = medians(floors), medians(checks)
+                befores.append(measure(kickflow_cmd(path, opts.against, "dubbing")))
+        floor, check = median_run(floors), median_run(checks)
         line = (
-            f"{tracks:>6} {floor:>9.2f} {check:>8.2f} {check / floor:>6.2f} "
-            f"{floor_mb:>7.0f} {check_mb:>7.0f}"
+            f"{tracks:>6} {floor.wall_s:>9.2f} {check.wall_s:>8.2f} "
+            f"{check.wall_s / floor.wall_s:>6.2f} {floor.peak_rss_mb:>7.0f}"
+            f" {check.peak_rss_mb:>7.0f}"
         )
         if befores:
-            before, before_mb = medians(befores)
-            line += f" {before:>9.2f} {before / floor:>6.2f} {before_mb:>7.0f}"
+            before = median_run(befores)
+            line += (
+                f" {before.wall_s:>9.2f} {before.wall_s / floor.wall_s:>6.2f}"
+                f" {before.peak_rss_mb:>7.0f}"
+            )
         print(line, flush=True)
 
 
