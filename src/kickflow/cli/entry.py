@@ -28,22 +28,19 @@ def run() -> None:
     # Pydantic looks for plugins among every installed package's entry points (~15 ms); the
     # CLI uses none. An operator may set it back.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    if not starts_a_check(sys.argv):
-        from kickflow.cli import main
+    checking = starts_a_check(sys.argv)
+    if checking:
+        from kickflow.media import probe_process
 
-        main.run()
-        return
-    from kickflow.media import probe_process
-
-    probe_process.prestart()
+        probe_process.prestart()
     from kickflow.cli import main
 
     try:
         main.run()
     except SystemExit as done:
-        if done.code is None or isinstance(done.code, int):
+        if checking and (done.code is None or isinstance(done.code, int)):
             exit_now(done.code or 0)
-        raise  # a message to print: the usual way
+        raise  # not a check, or a message to print: the usual way
 
 
 def exit_now(code: int) -> NoReturn:

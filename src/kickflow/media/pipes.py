@@ -38,9 +38,8 @@ class PipeGroup:
     write ends are closed: FFmpeg exited, or never started and the caller closed them).
     """
 
-    def __init__(self, name: str = "pipe-readers") -> None:
+    def __init__(self) -> None:
         self._readers: dict[int, PipeReader] = {}
-        self._name = name
         self._started = False
 
     def add(self, read_end: int, reader: PipeReader) -> None:
@@ -51,7 +50,7 @@ class PipeGroup:
     def start(self) -> None:
         if not self._started:
             self._started = True
-            threading.Thread(target=self._run, name=self._name, daemon=True).start()
+            threading.Thread(target=self._run, name="pipe-readers", daemon=True).start()
 
     def _run(self) -> None:
         opened = set(self._readers)
