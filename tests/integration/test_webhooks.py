@@ -144,6 +144,27 @@ def test_a_dead_receiver_gets_no_retry_storm(hooks: JobStore) -> None:
     assert _attempts(hooks, org) == 2, "still one send per backoff step"
 
 
+def test_an_unreachable_endpoint_rests_for_the_rest_of_a_pass(hook_settings: Settings) -> None:
+    """A backoff shorter than the pass itself: the endpoint is due again mid-pass, and a
+    slow pass (a loaded node) must still not turn into one send after another."""
+    quick = hook_settings.model_copy(
+        update={"webhook_retry_base_seconds": 0.001, "webhook_retry_max_seconds": 0.001}
+    )
+    store = SqlJobStore(quick.database_url, quick)
+    try:
+        org = store.ensure_org()
+        Webhooks(store, quick).create(org, closed_port_url(), ALL)
+        for i in range(5):
+            finish(store, f"EP{i:02}.mov")
+        dispatcher = WebhookDispatcher(store, quick)
+        assert dispatcher.run_pass().sent == 1
+        wait_for("the backoff to run out", lambda: bool(store.due_webhook_endpoints(1)), WAIT)
+        assert dispatcher.run_pass().sent == 1, "one probe per pass, however short the backoff"
+        assert _attempts(store, org) == 2
+    finally:
+        store.close()
+
+
 def _attempts(store: JobStore, org: str) -> int:
     return sum(d.attempts for d in store.webhook_deliveries(org, limit=100))
 

@@ -8,7 +8,8 @@ Each pass:
    KICKFLOW_WEBHOOK_SETTLE_SECONDS ago: a slower transaction may still commit a job with an
    earlier finish time, and the cursor must not have passed it);
 3. sends what is due, one attempt per endpoint at a time (claimed in the store, so two nodes
-   never send the same attempt), at most KICKFLOW_WEBHOOK_MAX_SENDS_PER_PASS in all.
+   never send the same attempt), at most KICKFLOW_WEBHOOK_MAX_SENDS_PER_PASS in all; an
+   endpoint that could not be reached is not tried again in the same pass.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kickflow.integrations.webhooks.events import event_for
 from kickflow.integrations.webhooks.sender import attempt
 from kickflow.integrations.webhooks.urls import webhook_policy
 from kickflow.jobs import Job, JobStore
-from kickflow.jobs.webhooks import ClaimedDelivery, NewDelivery, WebhookEndpoint
+from kickflow.jobs.webhooks import AttemptResult, ClaimedDelivery, NewDelivery, WebhookEndpoint
 from kickflow.net import OutboundPolicy
 from kickflow.security.secrets import SecretBox
 
@@ -128,38 +129,46 @@ class WebhookDispatcher:
     # --- outbox -> receivers --------------------------------------------------------------
 
     def send_due(self) -> int:
-        """Send due deliveries, one per endpoint at a time, up to the per-pass cap."""
+        """Send due deliveries, one per endpoint at a time, up to the per-pass cap. An
+        endpoint whose receiver could not be reached rests until the next pass at least,
+        even when its backoff runs out within this one (a slow pass is no retry storm)."""
         cap, sent = self.settings.webhook_max_sends_per_pass, 0
+        resting: set[str] = set()
         with ThreadPoolExecutor(SENDERS, thread_name_prefix="kickflow-webhook-send") as pool:
             while sent < cap and not self._stop.is_set():
-                due = self.store.due_webhook_endpoints(cap - sent)
-                if not due:
+                due = [e for e in self.store.due_webhook_endpoints(cap - sent) if e not in resting]
+                results = [r for r in pool.map(self._send, due) if r is not None]
+                if not results:
                     break
-                done = sum(pool.map(self.send_next, due))
-                if done == 0:
-                    break
-                sent += done
+                sent += len(results)
+                resting.update(e for e, r in results if r.endpoint_retry_in is not None)
         return sent
 
     def send_next(self, endpoint_id: str, delivery_id: str | None = None) -> int:
         """Claim and send one delivery of the endpoint; 1 if one was sent, else 0."""
+        return 0 if self._send(endpoint_id, delivery_id) is None else 1
+
+    def _send(
+        self, endpoint_id: str, delivery_id: str | None = None
+    ) -> tuple[str, AttemptResult] | None:
         claimed = self.store.claim_webhook_delivery(
             endpoint_id, self.settings.webhook_claim_seconds, delivery_id
         )
         if claimed is None:
-            return 0
-        self.send_claimed(claimed)
-        return 1
+            return None
+        return endpoint_id, self.send_claimed(claimed)
 
-    def send_claimed(self, claimed: ClaimedDelivery) -> None:
+    def send_claimed(self, claimed: ClaimedDelivery) -> AttemptResult:
+        """Make the claimed attempt and record it; what it came to."""
         result = attempt(claimed, self.settings, self.box, self.policy)
         try:
             recorded = self.store.finish_webhook_attempt(claimed, result)
         except KickflowError as exc:  # the claim lapses and the attempt is made again
             log.warning("webhook attempt not recorded: %s", exc.message)
-            return
+            return result
         log.info(
             "webhook %s delivery=%s endpoint=%s status=%s outcome=%s%s",
             claimed.delivery.event, claimed.delivery.id, claimed.delivery.endpoint_id,
             result.status_code, result.outcome, "" if recorded else " (claim lost)",
         )  # fmt: skip
+        return result
