@@ -137,26 +137,25 @@ class WebhookDispatcher:
         with ThreadPoolExecutor(SENDERS, thread_name_prefix="kickflow-webhook-send") as pool:
             while sent < cap and not self._stop.is_set():
                 due = [e for e in self.store.due_webhook_endpoints(cap - sent) if e not in resting]
-                results = [r for r in pool.map(self._send, due) if r is not None]
-                if not results:
+                outcomes = zip(due, pool.map(self._send, due), strict=True)
+                tried = [(e, r) for e, r in outcomes if r is not None]
+                if not tried:
                     break
-                sent += len(results)
-                resting.update(e for e, r in results if r.endpoint_retry_in is not None)
+                sent += len(tried)
+                resting.update(e for e, r in tried if r.endpoint_retry_in is not None)
         return sent
 
     def send_next(self, endpoint_id: str, delivery_id: str | None = None) -> int:
         """Claim and send one delivery of the endpoint; 1 if one was sent, else 0."""
         return 0 if self._send(endpoint_id, delivery_id) is None else 1
 
-    def _send(
-        self, endpoint_id: str, delivery_id: str | None = None
-    ) -> tuple[str, AttemptResult] | None:
+    def _send(self, endpoint_id: str, delivery_id: str | None = None) -> AttemptResult | None:
         claimed = self.store.claim_webhook_delivery(
             endpoint_id, self.settings.webhook_claim_seconds, delivery_id
         )
         if claimed is None:
             return None
-        return endpoint_id, self.send_claimed(claimed)
+        return self.send_claimed(claimed)
 
     def send_claimed(self, claimed: ClaimedDelivery) -> AttemptResult:
         """Make the claimed attempt and record it; what it came to."""
