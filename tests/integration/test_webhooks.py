@@ -188,6 +188,40 @@ def test_a_pass_sends_no_more_than_its_cap(hook_settings: Settings, receiver: Re
         store.close()
 
 
+def test_a_test_ping_waits_for_a_send_in_progress_and_says_what_came_back(
+    hooks: JobStore, receiver: Receiver
+) -> None:
+    made = endpoint(hooks, receiver)
+    finish(hooks, "EP01.mov")
+    dispatcher = WebhookDispatcher(hooks, hooks.settings)
+    dispatcher.queue_endpoint(hooks.webhook_endpoint(made.endpoint.org_id, made.endpoint.id))
+    in_progress = hooks.claim_webhook_delivery(made.endpoint.id, 60.0)  # another node's send
+    assert in_progress is not None
+    service = Webhooks(hooks, hooks.settings)
+    found_busy = threading.Event()
+    send_next = service.dispatcher.send_next
+
+    def noting_busy(endpoint_id: str, delivery_id: str | None = None) -> int:
+        sent = send_next(endpoint_id, delivery_id)
+        if not sent:
+            found_busy.set()
+        return sent
+
+    service.dispatcher.send_next = noting_busy  # type: ignore[method-assign]
+    answers: list[str] = []
+    asking = threading.Thread(
+        target=lambda: answers.append(service.test(made.endpoint.org_id, made.endpoint.id).status)
+    )
+    asking.start()
+    try:
+        assert found_busy.wait(WAIT), "the ping found the endpoint busy"
+        dispatcher.send_claimed(in_progress)
+    finally:
+        asking.join(WAIT)
+    assert answers == ["delivered"]
+    assert [r.event for r in receiver.received] == ["job.completed", "ping"]
+
+
 def test_a_4xx_fails_at_once_and_redeliver_sends_again(hooks: JobStore, receiver: Receiver) -> None:
     org = hooks.ensure_org()
     endpoint(hooks, receiver)

@@ -1,13 +1,16 @@
 """What the API and the dashboard do with webhooks, one organisation at a time.
 
 Creating an endpoint generates its signing secret and returns it this once (the store keeps
-it encrypted; no call returns it again). Redeliver and the test ping are attempted at once
-(when no other send to the endpoint is in progress) so the person asking sees the answer; the
-dispatcher retries them like any delivery when they fail.
+it encrypted; no call returns it again). Redeliver and the test ping are attempted at once so
+the person asking sees the answer: when another send to the endpoint is in progress (on any
+node, perhaps of this very delivery, picked up by a dispatcher pass), the call waits for it to
+end, at most one send's time limit. The dispatcher retries them like any delivery when they
+fail.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from kickflow.net import OutboundPolicy
 from kickflow.security.secrets import SecretBox
 
 DESCRIPTION_MAX = 200
+BUSY_POLL_S = 0.05  # how often a waiting redeliver or test looks at a busy endpoint again
 
 
 @dataclass(frozen=True)
@@ -120,5 +124,16 @@ class Webhooks:
         return self._attempt_now(org_id, queued)
 
     def _attempt_now(self, org_id: str, delivery: WebhookDelivery) -> WebhookDelivery:
-        self.dispatcher.send_next(delivery.endpoint_id, delivery.id)
+        """Send ``delivery`` now; where it stands after the attempt, whoever made it."""
+        limit = self.dispatcher.settings.webhook_total_timeout_seconds
+        give_up = time.monotonic() + limit + 1.0
+        while not self.dispatcher.send_next(delivery.endpoint_id, delivery.id):
+            now = self.store.webhook_delivery(org_id, delivery.id)
+            if now.attempts > delivery.attempts and now.status != "sending":
+                return now  # another sender's attempt, made while this call waited
+            if time.monotonic() > give_up:
+                return now
+            if not self.store.webhook_endpoint(org_id, delivery.endpoint_id).active:
+                return now  # paused: the delivery waits for the endpoint
+            time.sleep(BUSY_POLL_S)
         return self.store.webhook_delivery(org_id, delivery.id)
